@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * link.c: the client<->relay link record of DESIGN.md section 3b.
+ *
+ *   link_record = AES-256-GCM(key_dir, nonce = iv_dir || u64be(seq),
+ *                             aad = link_id || u64be(seq), pt) || tag(16)
+ *
+ * The sequence number is never sent: each side counts per direction, so a
+ * replayed, dropped, reordered or forged record simply fails the tag and the
+ * link ends.  The relay opens and seals every message, so the AES key
+ * schedule is run once per direction in srm_link_dir_new() and each record
+ * only sets the nonce on the already keyed EVP_CIPHER_CTX.
+ *
+ * A direction keeps one keyed context for sealing and one for opening: a
+ * struct srm_link_dir does not know which way it will be used (tests use
+ * both), and switching one context between encrypt and decrypt would re-run
+ * the initialisation we are avoiding.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include "srm/buf.h"
+#include "srm/err.h"
+#include "srm/kdf.h"
+#include "srm/link.h"
+#include "srm/wire.h"
+
+#define NONCE_LEN (SRM_LINK_IV_LEN + 8u) /* iv_dir || u64be(seq) = 12 */
+#define AAD_LEN   (SRM_LINK_ID_LEN + 8u) /* link_id || u64be(seq) */
+/* The nonce counter must never repeat: refuse once it would wrap. */
+#define LINK_SEQ_LIMIT UINT64_MAX
+
+struct srm_link_dir {
+    EVP_CIPHER_CTX *enc; /* keyed once, for sealing */
+    EVP_CIPHER_CTX *dec; /* keyed once, for opening */
+    uint8_t iv[SRM_LINK_IV_LEN];
+    uint8_t link_id[SRM_LINK_ID_LEN];
+    uint64_t seq;
+};
+
+static int make_nonce_aad(const struct srm_link_dir *d, uint8_t nonce[NONCE_LEN],
+                          uint8_t aad[AAD_LEN]);
+
+int srm_link_dir_new(const uint8_t key[SRM_LINK_KEY_LEN], const uint8_t iv[SRM_LINK_IV_LEN],
+                     const uint8_t link_id[SRM_LINK_ID_LEN], struct srm_link_dir **out)
+{
+    int rc = SRM_ERR_INTERNAL;
+    struct srm_link_dir *d = NULL;
+    EVP_CIPHER *cipher = NULL;
+    size_t ivlen = NONCE_LEN;
+    OSSL_PARAM params[2];
+
+    if (out == NULL) {
+        return SRM_ERR_INVALID_ARG;
+    }
+    *out = NULL;
+    if (key == NULL || iv == NULL || link_id == NULL) {
+        return SRM_ERR_INVALID_ARG;
+    }
+    if ((d = calloc(1, sizeof(*d))) == NULL) {
+        rc = SRM_ERR_ALLOC;
+        goto out;
+    }
+    if ((d->enc = EVP_CIPHER_CTX_new()) == NULL || (d->dec = EVP_CIPHER_CTX_new()) == NULL) {
+        rc = SRM_ERR_ALLOC;
+        goto out;
+    }
+    if ((cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL)) == NULL) {
+        rc = SRM_ERR_LIBCRYPTO;
+        goto out;
+    }
+    params[0] = OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, &ivlen);
+    params[1] = OSSL_PARAM_construct_end();
+    /* Key only; the nonce is set per record. */
+    if (EVP_EncryptInit_ex2(d->enc, cipher, key, NULL, params) != 1 ||
+        EVP_DecryptInit_ex2(d->dec, cipher, key, NULL, params) != 1) {
+        rc = SRM_ERR_LIBCRYPTO;
+        goto out;
+    }
+    memcpy(d->iv, iv, SRM_LINK_IV_LEN);
+    memcpy(d->link_id, link_id, SRM_LINK_ID_LEN);
+    d->seq = 0;
+    *out = d;
+    d = NULL;
+    rc = 0;
+out:
+    EVP_CIPHER_free(cipher);
+    srm_link_dir_free(d);
+    return rc;
+}
+
+void srm_link_dir_free(struct srm_link_dir *d)
+{
+    if (d == NULL) {
+        return;
+    }
+    /* EVP_CIPHER_CTX_free clears the key schedule. */
+    EVP_CIPHER_CTX_free(d->enc);
+    EVP_CIPHER_CTX_free(d->dec);
+    OPENSSL_clear_free(d, sizeof(*d));
+}
+
+uint64_t srm_link_dir_seq(const struct srm_link_dir *d)
+{
+    return d == NULL ? 0 : d->seq;
+}
+
+void srm_link_dir_set_seq(struct srm_link_dir *d, uint64_t seq)
+{
+    if (d != NULL) {
+        d->seq = seq;
+    }
+}
+
+/* nonce = iv_dir || u64be(seq), aad = link_id || u64be(seq) */
+static int make_nonce_aad(const struct srm_link_dir *d, uint8_t nonce[NONCE_LEN],
+                          uint8_t aad[AAD_LEN])
+{
+    struct srm_buf w;
+
+    srm_buf_init_write(&w, nonce, NONCE_LEN);
+    if (srm_buf_put_bytes(&w, d->iv, SRM_LINK_IV_LEN) != 0 || srm_buf_put_u64(&w, d->seq) != 0) {
+        return SRM_ERR_INTERNAL;
+    }
+    srm_buf_init_write(&w, aad, AAD_LEN);
+    if (srm_buf_put_bytes(&w, d->link_id, SRM_LINK_ID_LEN) != 0 ||
+        srm_buf_put_u64(&w, d->seq) != 0) {
+        return SRM_ERR_INTERNAL;
+    }
+    return 0;
+}
+
+int srm_link_dir_seal(struct srm_link_dir *d, const uint8_t *pt, size_t n, uint8_t *out)
+{
+    int rc = SRM_ERR_LIBCRYPTO;
+    uint8_t nonce[NONCE_LEN], aad[AAD_LEN];
+    uint8_t fin[EVP_MAX_BLOCK_LENGTH];
+    int outl = 0;
+
+    if (d == NULL || out == NULL || (pt == NULL && n != 0)) {
+        return SRM_ERR_INVALID_ARG;
+    }
+    if (n > SRM_LINK_MAX_PT) {
+        return SRM_ERR_TOO_LARGE;
+    }
+    if (d->seq >= LINK_SEQ_LIMIT) {
+        return SRM_ERR_SEQ_EXHAUSTED;
+    }
+    if ((rc = make_nonce_aad(d, nonce, aad)) != 0) {
+        goto out;
+    }
+    rc = SRM_ERR_LIBCRYPTO;
+    if (EVP_EncryptInit_ex2(d->enc, NULL, NULL, nonce, NULL) != 1 ||
+        EVP_EncryptUpdate(d->enc, NULL, &outl, aad, (int)sizeof(aad)) != 1) {
+        goto out;
+    }
+    /* GCM is a stream mode: all n bytes come out of Update, out == pt allowed. */
+    if (n != 0 && (EVP_EncryptUpdate(d->enc, out, &outl, pt, (int)n) != 1 || outl != (int)n)) {
+        goto out;
+    }
+    if (EVP_EncryptFinal_ex(d->enc, fin, &outl) != 1 || outl != 0 ||
+        EVP_CIPHER_CTX_ctrl(d->enc, EVP_CTRL_AEAD_GET_TAG, (int)SRM_LINK_TAG_LEN, out + n) != 1) {
+        goto out;
+    }
+    d->seq++;
+    rc = 0;
+out:
+    if (rc != 0) {
+        OPENSSL_cleanse(out, n + SRM_LINK_TAG_LEN);
+    }
+    return rc;
+}
+
+int srm_link_dir_open(struct srm_link_dir *d, const uint8_t *rec, size_t n, uint8_t *pt)
+{
+    int rc = SRM_ERR_LIBCRYPTO;
+    uint8_t nonce[NONCE_LEN], aad[AAD_LEN], tag[SRM_LINK_TAG_LEN];
+    uint8_t fin[EVP_MAX_BLOCK_LENGTH];
+    const uint8_t *ct = NULL;
+    struct srm_buf b;
+    size_t ctlen = 0;
+    int outl = 0;
+
+    if (d == NULL || rec == NULL || (pt == NULL && n > SRM_LINK_TAG_LEN)) {
+        return SRM_ERR_INVALID_ARG;
+    }
+    if (n < SRM_LINK_TAG_LEN || n - SRM_LINK_TAG_LEN > SRM_LINK_MAX_PT) {
+        return SRM_ERR_MALFORMED;
+    }
+    ctlen = n - SRM_LINK_TAG_LEN;
+    srm_buf_init_read(&b, rec, n);
+    /* The tag is copied out because pt may overwrite rec. */
+    if (srm_buf_get_view(&b, ctlen, &ct) != 0 || srm_buf_get_bytes(&b, tag, sizeof(tag)) != 0 ||
+        srm_buf_expect_end(&b) != 0) {
+        return SRM_ERR_MALFORMED;
+    }
+    if (d->seq >= LINK_SEQ_LIMIT) {
+        return SRM_ERR_SEQ_EXHAUSTED;
+    }
+    if ((rc = make_nonce_aad(d, nonce, aad)) != 0) {
+        goto out;
+    }
+    rc = SRM_ERR_LIBCRYPTO;
+    if (EVP_DecryptInit_ex2(d->dec, NULL, NULL, nonce, NULL) != 1 ||
+        EVP_DecryptUpdate(d->dec, NULL, &outl, aad, (int)sizeof(aad)) != 1) {
+        goto out;
+    }
+    if (ctlen != 0 &&
+        (EVP_DecryptUpdate(d->dec, pt, &outl, ct, (int)ctlen) != 1 || outl != (int)ctlen)) {
+        goto out;
+    }
+    if (EVP_CIPHER_CTX_ctrl(d->dec, EVP_CTRL_AEAD_SET_TAG, (int)sizeof(tag), tag) != 1) {
+        goto out;
+    }
+    switch (EVP_DecryptFinal_ex(d->dec, fin, &outl)) {
+    case 1:
+        break;
+    default:
+        /* 0 is a wrong tag; anything else we treat the same way: reject. */
+        rc = SRM_ERR_BAD_MAC;
+        goto out;
+    }
+    d->seq++;
+    rc = 0;
+out:
+    if (rc != 0 && ctlen != 0) {
+        /* Unauthenticated plaintext must never be seen. */
+        OPENSSL_cleanse(pt, ctlen);
+    }
+    return rc;
+}
+
+int srm_link_new(const struct srm_link_keys *k, enum srm_link_role role, struct srm_link **out)
+{
+    int rc = SRM_ERR_INTERNAL;
+    struct srm_link *l = NULL;
+    const uint8_t *tx_key, *tx_iv, *rx_key, *rx_iv;
+
+    if (out == NULL) {
+        return SRM_ERR_INVALID_ARG;
+    }
+    *out = NULL;
+    if (k == NULL) {
+        return SRM_ERR_INVALID_ARG;
+    }
+    switch (role) {
+    case SRM_LINK_CLIENT:
+        tx_key = k->key_c2r;
+        tx_iv = k->iv_c2r;
+        rx_key = k->key_r2c;
+        rx_iv = k->iv_r2c;
+        break;
+    case SRM_LINK_RELAY:
+        tx_key = k->key_r2c;
+        tx_iv = k->iv_r2c;
+        rx_key = k->key_c2r;
+        rx_iv = k->iv_c2r;
+        break;
+    default:
+        return SRM_ERR_INVALID_ARG;
+    }
+    if ((l = calloc(1, sizeof(*l))) == NULL) {
+        rc = SRM_ERR_ALLOC;
+        goto out;
+    }
+    if ((rc = srm_link_dir_new(tx_key, tx_iv, k->link_id, &l->tx)) != 0 ||
+        (rc = srm_link_dir_new(rx_key, rx_iv, k->link_id, &l->rx)) != 0) {
+        goto out;
+    }
+    *out = l;
+    l = NULL;
+    rc = 0;
+out:
+    srm_link_free(l);
+    return rc;
+}
+
+void srm_link_free(struct srm_link *l)
+{
+    if (l == NULL) {
+        return;
+    }
+    srm_link_dir_free(l->tx);
+    srm_link_dir_free(l->rx);
+    free(l);
+}
+
+int srm_link_seal_frame(struct srm_link *l, const uint8_t *pt, size_t n, struct srm_buf *out)
+{
+    int rc = SRM_ERR_INTERNAL;
+    struct srm_buf w;
+    uint8_t *frame = NULL, *rec = NULL;
+    size_t total;
+
+    if (l == NULL || l->tx == NULL || out == NULL) {
+        return SRM_ERR_INVALID_ARG;
+    }
+    if (n > SRM_LINK_MAX_PT) {
+        return SRM_ERR_TOO_LARGE;
+    }
+    total = SRM_WIRE_FRAME_HDR + n + SRM_LINK_TAG_LEN;
+    /* Reserve the whole frame first, so a failure leaves out as it was. */
+    if (srm_buf_reserve(out, total, &frame) != 0) {
+        return SRM_ERR_NO_SPACE;
+    }
+    srm_buf_init_write(&w, frame, total);
+    /* len counts type + body */
+    if (srm_buf_put_u32(&w, (uint32_t)(1u + n + SRM_LINK_TAG_LEN)) != 0 ||
+        srm_buf_put_u8(&w, SRM_FRAME_LINK) != 0 ||
+        srm_buf_reserve(&w, n + SRM_LINK_TAG_LEN, &rec) != 0) {
+        rc = SRM_ERR_INTERNAL;
+        goto out;
+    }
+    if ((rc = srm_link_dir_seal(l->tx, pt, n, rec)) != 0) {
+        goto out;
+    }
+    rc = 0;
+out:
+    if (rc != 0) {
+        OPENSSL_cleanse(frame, total);
+        out->len -= total;
+    }
+    return rc;
+}
+
+int srm_link_open_body(struct srm_link *l, uint8_t *body, size_t n, const uint8_t **pt,
+                       size_t *ptlen)
+{
+    int rc;
+
+    if (l == NULL || l->rx == NULL || body == NULL || pt == NULL || ptlen == NULL) {
+        return SRM_ERR_INVALID_ARG;
+    }
+    *pt = NULL;
+    *ptlen = 0;
+    if ((rc = srm_link_dir_open(l->rx, body, n, body)) != 0) {
+        return rc;
+    }
+    *pt = body;
+    *ptlen = n - SRM_LINK_TAG_LEN;
+    return 0;
+}
