@@ -62,18 +62,22 @@ const char *srm_sess_state_name(const struct srm_sess *s);
 int srm_sess_is_initiator(const struct srm_sess *s);
 
 /*
- * Start (or restart) a handshake as initiator: wipes any earlier keys and
- * appends an HS_INIT payload to out.
+ * Start (or restart) a handshake as initiator and append an HS_INIT payload
+ * to out.  An established session keeps its keys until the new handshake
+ * completes (then they are replaced and wiped).
  */
 SRM_MUST_USE int srm_sess_start(struct srm_sess *s, struct srm_buf *out);
 /*
  * Feed one payload received from the peer (the relay vouches only for the
  * sender's name).  May append a reply payload to reply (HS_RESP, HS_FIN) and
- * sets *ev.  A record or handshake message that fails any check returns an
- * error and moves the session to FAILED (keys wiped); nothing from it is
- * ever returned as data.  An HS_INIT received in any state starts a new
- * responder handshake, except in INIT_SENT when this side's name is the
- * smaller, where it is ignored (returns 0, SRM_SESS_EV_NONE).
+ * sets *ev.  A RECORD that fails any check returns an error and ends the
+ * session (FAILED, keys wiped); nothing from it is ever returned as data.
+ * A handshake message that fails a check, or does not belong to a pending
+ * handshake, returns an error and fails only the pending handshake: an
+ * established session stays established (so a replayed HS_INIT cannot break
+ * it).  An HS_INIT received in any state starts a new responder handshake,
+ * except in INIT_SENT when this side's name is the smaller, where it is
+ * ignored (returns 0, SRM_SESS_EV_NONE).
  */
 SRM_MUST_USE int srm_sess_recv(struct srm_sess *s, const uint8_t *payload, size_t n,
                                struct srm_buf *reply, struct srm_sess_event *ev);
