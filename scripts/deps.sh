@@ -6,7 +6,7 @@
 # missing when it cannot install.
 
 SRM_BUILD_PKGS=(build-essential cmake pkg-config libssl-dev libevent-dev libreadline-dev
-    libcmocka-dev libcjson-dev python3 tmux openssl)
+    libcmocka-dev libcjson-dev python3 tmux openssl scdoc man-db systemd)
 
 srm_install_deps() {
     local missing=() p

@@ -32,12 +32,13 @@
 struct opts {
     struct relay_config cfg;
     const char *listen;
+    const char *key_file; /* --key, or NULL for DIR/relay.key */
     int debug;
 };
 
 static int parse_opts(int argc, char **argv, struct opts *o);
 static void usage(FILE *out);
-static int load_key(const char *dir, struct srm_key **out);
+static int load_key(const char *dir, const char *file, struct srm_key **out);
 static void raise_fd_limit(unsigned long max_conns);
 static void signal_cb(evutil_socket_t sig, short what, void *arg);
 static int run(const struct opts *o);
@@ -64,6 +65,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
         {"keys", required_argument, NULL, 'k'},
+        {"key", required_argument, NULL, 'K'},
         {"cluster", required_argument, NULL, 'c'},
         {"debug", no_argument, NULL, 'd'},
         {"max-conns", required_argument, NULL, 'm'},
@@ -92,6 +94,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
                 return EXIT_USAGE;
             }
             o->cfg.keys_dir = optarg;
+            break;
+        case 'K':
+            if (optarg[0] == '\0') {
+                srm_error("--key needs a file (try relay --help)");
+                return EXIT_USAGE;
+            }
+            o->key_file = optarg;
             break;
         case 'c':
             cluster = 1;
@@ -159,6 +168,8 @@ static void usage(FILE *out)
             "                       write IPv6 as [ADDR]:PORT)\n"
             "  --keys DIR           key directory: DIR/relay.key, and DIR/NAME.pub for each\n"
             "                       user allowed to register (default %s/)\n"
+            "  --key FILE           the relay's private key (default DIR/relay.key;\n"
+            "                       under systemd: ${CREDENTIALS_DIRECTORY}/relay.key)\n"
             "  --cluster URLS       nats://HOST:PORT[,...] cluster routing (not supported by\n"
             "                       this build yet; default: none, a single relay)\n"
             "  --max-conns N        most connections at once, registered or not (default %lu)\n"
@@ -175,12 +186,17 @@ static void usage(FILE *out)
 }
 
 /* DIR/relay.key, with one clear line (and what to do) for each way it can fail. */
-static int load_key(const char *dir, struct srm_key **out)
+static int load_key(const char *dir, const char *file, struct srm_key **out)
 {
     char path[4096];
     int r, e;
 
-    if (srm_net_key_path(path, sizeof(path), dir, "relay", "key") != 0) {
+    if (file != NULL) {
+        if (snprintf(path, sizeof(path), "%s", file) >= (int)sizeof(path)) {
+            srm_error("key file name too long: %s", file);
+            return -1;
+        }
+    } else if (srm_net_key_path(path, sizeof(path), dir, "relay", "key") != 0) {
         srm_error("key directory name too long: %s", dir);
         return -1;
     }
@@ -271,7 +287,7 @@ static int run(const struct opts *o)
         srm_error("cannot ignore SIGPIPE: %s", strerror(errno));
         goto out;
     }
-    if (load_key(o->cfg.keys_dir, &key) != 0) {
+    if (load_key(o->cfg.keys_dir, o->key_file, &key) != 0) {
         goto out;
     }
     if (srm_key_fingerprint_str(key, fp, sizeof(fp)) != 0) {
