@@ -7,6 +7,7 @@
 #   -d DIR      key directory (default: keys/ at the top of the source tree)
 #   -b BITS     RSA modulus size, 2048..8192 (default 3072)
 #   -h, --help  this help
+#   --version   print srm's and OpenSSL's versions
 # NAME is 1..32 of a-z 0-9 _ -; "relay" is the relay's own identity.
 # Exit status: 0 done, 1 a key could not be made or read, 2 usage error.
 set -euo pipefail
@@ -17,7 +18,7 @@ set -euo pipefail
 umask 077
 
 usage() {
-    sed -n '3,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '3,12p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 die_usage() {
@@ -47,6 +48,8 @@ fingerprint() {
     echo "SHA256:${b64%%=*}"
 }
 
+# Rewritten to the project version when installed as srm-keygen.
+srm_version=dev
 script_dir=$(cd "$(dirname "$0")" && pwd)
 dir="$script_dir/../keys"
 bits=3072
@@ -56,6 +59,10 @@ while [ $# -gt 0 ]; do
     case "$1" in
     -h | --help)
         usage
+        exit 0
+        ;;
+    --version)
+        echo "srm keygen $srm_version ($(openssl version))"
         exit 0
         ;;
     -d)
