@@ -2,7 +2,7 @@
 /*
  * bench.c: the srm benchmark program (docs/BENCHMARKS.md shows its results).
  *
- *   srm_bench [SECTION...] [--quick] [--json FILE]
+ *   srm_bench [SECTION...] [--quick] [--json FILE] [--relay PATH --keys DIR]
  *
  * One function per section; with no SECTION every section runs.  Sections:
  *
@@ -14,6 +14,18 @@
  *           ceiling and the record are measured in alternating short
  *           rounds and the best of each is kept, so machine noise (other
  *           processes, frequency changes) affects both alike.
+ *   link    the client<->relay link record (DESIGN.md 3b): seal/open
+ *           records/s at 256 B and 4 KiB through link.c and the plain EVP
+ *           sequences, against raw AES-256-GCM on 16 KiB buffers (link.c)
+ *   handshake    registrations/s against a real relay and RSA private
+ *                ops/s in alternating rounds, link_ratio; sessions/s
+ *                (handshake.c)
+ *   relay        forwarding throughput, relay CPU per message, latency
+ *                (relay.c)
+ *   connections  relay memory per idle registered client (conns.c)
+ *
+ * The network sections start the relay program (--relay) themselves, pinned
+ * to CPU 0, with the keys in --keys DIR; the driver runs on CPU 1 (drv.c).
  *
  * Results go to standard output as a table and, with --json, to FILE as
  * one JSON object with a member per measured quantity.
@@ -35,23 +47,13 @@
 #include "srm/record.h"
 #include "srm/sha256.h"
 #include "srm/wire.h"
+#include "bench.h"
 
 #define MB              1e6
 #define REC_SIZES       5
 #define ROUTE_SIZE      16384u /* the size ratio_16k is taken at */
 #define MAX_ROUNDS      9
 #define CEILING_DIVISOR 5.0 /* compressions per 64 bytes of record: 4 keystream + 1 tag */
-
-struct opts {
-    int quick;
-    const char *json_path;
-};
-
-/* The JSON object under construction: sections add members to it. */
-struct json {
-    FILE *f;
-    int members;
-};
 
 /* One timed operation over ctx; returns 0 or an srm error. */
 typedef int bench_op(void *ctx);
@@ -104,9 +106,7 @@ static const char *const route_what[ROUTE_COUNT] = {
 };
 
 static void usage(FILE *f);
-static double now(void);
 static int measure(bench_op *op, void *ctx, size_t bytes, double seconds, double *mb_s);
-static void json_member(struct json *j, const char *name);
 static int section_record(const struct opts *o, struct json *j);
 static int op_sha256(void *ctx);
 static int op_seal(void *ctx);
@@ -132,41 +132,55 @@ static const struct section {
 } sections[] = {
     {"record", section_record,
      "SHA-256 ceiling, srm_record_seal/open MB/s at 64 B..64 KiB, keystream routes"},
+    {"link", section_link,
+     "link record (AES-256-GCM): seal/open records/s at 256 B and 4 KiB vs raw EVP ceiling"},
+    {"handshake", section_handshake,
+     "registrations/s against the relay vs RSA private ops/s; session setups/s"},
+    {"relay", section_relay,
+     "P = 1, 10, 100 pairs, 256 B / 4 KiB, unbatched and pipelined; latency at 10k/s"},
+    {"connections", section_connections, "relay memory per idle registered client (10,000)"},
 };
 
 static void usage(FILE *f)
 {
     size_t i;
 
-    fprintf(f, "usage: srm_bench [SECTION...] [--quick] [--json FILE]\n"
-               "  --quick      short rounds (well under a minute)\n"
-               "  --json FILE  also write the results as JSON to FILE\n"
+    fprintf(f, "usage: srm_bench [SECTION...] [--quick] [--json FILE] [--relay PATH --keys DIR]\n"
+               "  --quick       short rounds\n"
+               "  --json FILE   also write the results as JSON to FILE\n"
+               "  --relay PATH  the relay program the network sections start\n"
+               "  --keys DIR    relay.key/.pub and bench.key/.pub (scripts/bench.sh makes them)\n"
                "sections (default: all):\n");
     for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
-        fprintf(f, "  %-8s %s\n", sections[i].name, sections[i].what);
+        fprintf(f, "  %-11s %s\n", sections[i].name, sections[i].what);
     }
 }
 
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"quick", no_argument, NULL, 'q'},
-        {"json", required_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"quick", no_argument, NULL, 'q'},       {"json", required_argument, NULL, 'j'},
+        {"relay", required_argument, NULL, 'r'}, {"keys", required_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
-    struct opts o = {0, NULL};
+    struct opts o = {0, NULL, NULL, NULL};
     struct json j = {NULL, 0};
     int c, rc = 0, i, want_all;
     size_t s;
 
-    while ((c = getopt_long(argc, argv, "qj:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "qj:r:k:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'q':
             o.quick = 1;
             break;
         case 'j':
             o.json_path = optarg;
+            break;
+        case 'r':
+            o.relay_path = optarg;
+            break;
+        case 'k':
+            o.keys_dir = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -218,7 +232,7 @@ int main(int argc, char **argv)
     return rc == 0 ? 0 : 1;
 }
 
-static double now(void)
+double now(void)
 {
     struct timespec ts;
 
@@ -247,7 +261,7 @@ static int measure(bench_op *op, void *ctx, size_t bytes, double seconds, double
 }
 
 /* Start the next member of the top-level JSON object. */
-static void json_member(struct json *j, const char *name)
+void json_member(struct json *j, const char *name)
 {
     fprintf(j->f, "%s\n  \"%s\": ", j->members++ ? "," : "", name);
 }

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # bench.sh [--quick] [--json FILE]: build a Release build in build-bench/ and
-# run the benchmark program (bench/bench.c).  Sections run now:
-#   record  SHA-256 ceiling, srm_record_seal/open MB/s from 64 B to 64 KiB,
-#           and the keystream routes compared (docs/BENCHMARKS.md)
-# --quick takes short rounds (well under a minute); --json FILE also writes
-# the results as JSON.  Numbers need a quiet machine: close other work first.
+# run the benchmark program (bench/bench.c).  Sections:
+#   record       SHA-256 ceiling, srm_record_seal/open MB/s, keystream routes
+#   handshake    registrations/s against a real relay vs RSA ops/s, sessions/s
+#   relay        forwarding through the relay: msgs/s, relay CPU/msg, latency
+#   connections  relay memory per idle registered client (10,000 clients)
+# --quick takes short rounds (about 2-3 minutes); --json FILE also writes
+# the results as JSON.  The relay runs on CPU 0 and the bench clients on
+# CPU 1, with fresh 2048-bit keys in a temporary directory.  Numbers need a
+# quiet machine: close other work first.
 set -euo pipefail
 caller=$PWD
 cd "$(dirname "$0")/.."
@@ -27,7 +31,7 @@ while [ $# -gt 0 ]; do
         shift
         ;;
     -h | --help)
-        sed -n '3,8p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '3,12p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -42,5 +46,14 @@ done
 srm_install_deps build-essential cmake pkg-config libssl-dev libevent-dev libreadline-dev
 
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DSRM_BUILD_TESTS=OFF >/dev/null
-cmake --build build-bench --target srm_bench -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
-build-bench/srm_bench record "${args[@]}"
+cmake --build build-bench --target srm_bench relay -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
+
+# 2048-bit keys for the relay and the bench clients (the bench links n0.pub,
+# n1.pub, ... to bench.pub); the relay's log goes there too.
+keys=$(mktemp -d "${TMPDIR:-/tmp}/srm-bench.XXXXXX")
+trap 'rm -rf "$keys"' EXIT
+scripts/keygen.sh -d "$keys" -b 2048 relay bench >/dev/null 2>&1 || {
+    echo "error: cannot make the bench keys in $keys" >&2
+    exit 1
+}
+build-bench/srm_bench "${args[@]}" --relay "$PWD/build-bench/relay" --keys "$keys"
