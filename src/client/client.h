@@ -36,9 +36,23 @@
 #define CLIENT_MAX_PEERS       8192  /* peers we track (online users and contacts) */
 #define CLIENT_MAX_HS_FAILURES 3     /* automatic handshake restarts before waiting for the user */
 #define CLIENT_CONNECT_TIMEOUT 10    /* seconds for TCP connect and for registration */
+/* Reconnect: full jitter over a ceiling doubling from 0.2 s to 30 s (issue 4). */
+#define CLIENT_BACKOFF_MIN_MS 200u
+#define CLIENT_BACKOFF_MAX_MS 30000u
+/* A link that lived this long resets the backoff; a shorter one keeps doubling it. */
+#define CLIENT_STABLE_MS 5000u
+/* Keepalive: PING after this much silence from the relay, dead after the second bound. */
+#define CLIENT_KEEPALIVE_MS 10000u
+#define CLIENT_DEAD_MS      25000u
+/* A handshake not finished in this time is abandoned (lost payload, stuck peer). */
+#define CLIENT_HS_TIMEOUT_MS 15000u
+/* A message sent but not acknowledged in this time: new session, send again. */
+#define CLIENT_ACK_TIMEOUT_MS 30000u
 #define CLIENT_BYE_FLUSH_MS                                                                        \
     1000 /* how long to wait for BYE to leave on exit                                              \
           */
+/* /queue and the undelivered list: 40 characters of up to 4 bytes, "..." and a NUL. */
+#define CLIENT_PREVIEW_LEN (4u * 40u + 4u)
 /* A line holds a command and its text: allow the longest text plus a command prefix. */
 #define CLIENT_MAX_LINE (SRM_INNER_MAX_TEXT + 64u)
 /* Batch mode stops reading input above this much unsent output, resumes below the low mark. */
@@ -57,8 +71,9 @@ enum outmsg_state {
 
 struct outmsg {
     struct outmsg *next;
-    uint64_t id;
+    uint64_t id; /* epoch << 32 | counter (docs/PROTOCOL.md 6.4) */
     enum outmsg_state state;
+    uint64_t sent_ms; /* when last sealed and sent (OUTMSG_SENT) */
     size_t len;
     char text[]; /* len bytes, not NUL-terminated */
 };
@@ -77,6 +92,13 @@ struct peer {
     struct srm_sess *sess; /* NULL until a handshake starts or arrives */
     uint32_t start_ref;    /* SEND ref of the HS_INIT that began the current attempt */
     int hs_failures;       /* consecutive failures since the last ESTABLISHED */
+    int hs_pending;        /* our HS_INIT or HS_RESP is out: send no records until done */
+    int resync;            /* had a session when our link went down: renew it on WELCOME */
+    uint64_t hs_start_ms;  /* when hs_pending was set */
+    /* Duplicate suppression for what this peer sends us (PROTOCOL.md 6.4). */
+    int rx_seen;       /* rx_epoch and rx_high hold a value */
+    uint32_t rx_epoch; /* the peer's current message-id epoch */
+    uint32_t rx_high;  /* highest counter shown from that epoch */
     struct outmsg *head;
     struct outmsg **tail;
     size_t nout;
@@ -103,6 +125,11 @@ struct conn {
     struct evutil_addrinfo *ai_list;
     struct evutil_addrinfo *ai_next; /* next address of this relay to try */
     char last_error[CLIENT_HOST_LEN + 256];
+    struct event *ka_timer; /* keepalive and per-peer timeouts, once online */
+    uint64_t last_rx_ms;    /* last frame from the relay */
+    uint64_t last_ping_ms;  /* last PING we sent */
+    uint64_t online_ms;     /* when WELCOME arrived */
+    uint64_t ping_token;
 };
 
 struct client {
@@ -113,6 +140,8 @@ struct client {
     struct relay_addr relays[CLIENT_MAX_RELAYS];
     size_t nrelays;
     unsigned long wait_secs;
+    uint64_t keepalive_ms; /* --keepalive */
+    uint64_t dead_ms;      /* --dead-after */
     /* keys */
     struct srm_key *self_key;
     struct srm_key *relay_pub;
@@ -120,6 +149,15 @@ struct client {
     char relay_pub_path[CLIENT_PATH_LEN];
     /* state that survives the connection */
     struct conn *conn;
+    struct event *reconnect_timer;
+    uint64_t backoff_ms; /* current ceiling of the reconnect delay */
+    int ever_online;     /* registered at least once */
+    int outage;          /* the link is down and the user was told so */
+    uint64_t start_ms;   /* process start, for the batch-mode connect deadline */
+    uint32_t epoch;      /* random, high half of every msg_id we send */
+    uint8_t *last_rec;   /* the last RECORD payload we sent (/replay) */
+    size_t last_rec_len;
+    char last_rec_to[SRM_WIRE_MAX_NAME + 1];
     struct peer *peers;
     size_t npeers;
     uint32_t next_ref;
@@ -154,6 +192,7 @@ struct client {
 
 /* main.c */
 void client_exit(struct client *c, int code);
+uint64_t client_now_ms(void);
 int client_load_public(struct client *c, const char *name, struct srm_key **out, int quiet);
 
 /* conn.c */
@@ -178,6 +217,10 @@ void peers_on_undeliverable(struct client *c, const char *to, uint32_t ref, uint
 const char *peers_current(struct client *c);
 size_t peers_pending_total(const struct client *c);
 void peers_report_undelivered(struct client *c);
+void peers_on_link_down(struct client *c);
+void peers_tick(struct client *c);
+void peers_list_queue(struct client *c);
+int peers_tamper(struct client *c, const char *to);
 
 /* cmd.c */
 void cmd_line(struct client *c, const char *line, size_t len);

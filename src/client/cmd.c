@@ -5,7 +5,11 @@
  *   /msg NAME TEXT   send TEXT to NAME
  *   /to NAME         make NAME the current peer
  *   /who             ask the relay who is online
- *   /fingerprint [NAME]  your key's fingerprint, or NAME's pinned key's
+ *   /queue           what waits in the outbox, per peer
+ *   /fingerprint [NAME]  NAME's pinned key's fingerprint; without NAME
+ *                    yours, the relay's and every known peer's
+ *   /replay          send the last record again (the peer must refuse it)
+ *   /tamper [NAME]   send a record with one bit flipped (ditto)
  *   /help            the list of commands
  *   /quit            leave (batch mode: like the end of input)
  *   //TEXT           send "/TEXT" to the current peer
@@ -25,6 +29,9 @@
 static void cmd_send(struct client *c, const char *to, const char *text, size_t len);
 static void cmd_to(struct client *c, const char *arg);
 static void cmd_fingerprint(struct client *c, const char *arg);
+static void cmd_fingerprint_all(struct client *c);
+static void cmd_replay(struct client *c);
+static void cmd_tamper(struct client *c, const char *arg);
 static void cmd_help(struct client *c);
 static void cmd_quit(struct client *c);
 static const char *skip_spaces(const char *s);
@@ -92,6 +99,12 @@ void cmd_line(struct client *c, const char *line, size_t len)
         cmd_to(c, arg);
     } else if (strcmp(word, "/who") == 0) {
         (void)conn_send_who(c);
+    } else if (strcmp(word, "/queue") == 0) {
+        peers_list_queue(c);
+    } else if (strcmp(word, "/replay") == 0) {
+        cmd_replay(c);
+    } else if (strcmp(word, "/tamper") == 0) {
+        cmd_tamper(c, arg);
     } else if (strcmp(word, "/fingerprint") == 0) {
         cmd_fingerprint(c, arg);
     } else if (strcmp(word, "/help") == 0) {
@@ -162,7 +175,11 @@ static void cmd_fingerprint(struct client *c, const char *arg)
     char fp[SRM_FP_STR_LEN];
     struct peer *p;
 
-    if (nl == 0 || (nl == strlen(c->name) && strncmp(arg, c->name, nl) == 0)) {
+    if (nl == 0) {
+        cmd_fingerprint_all(c);
+        return;
+    }
+    if (nl == strlen(c->name) && strncmp(arg, c->name, nl) == 0) {
         ui_print(c, "%s: %s (you)", c->name, c->self_fp);
         return;
     }
@@ -198,14 +215,87 @@ static void cmd_fingerprint(struct client *c, const char *arg)
     ui_print(c, "%s: %s", name, fp);
 }
 
+/* Yours, the relay's, then every peer we know of (online users and contacts). */
+static void cmd_fingerprint_all(struct client *c)
+{
+    char fp[SRM_FP_STR_LEN];
+
+    ui_print(c, "%s: %s (you)", c->name, c->self_fp);
+    if (srm_key_fingerprint_str(c->relay_pub, fp, sizeof(fp)) == 0) {
+        ui_print(c, "relay: %s (pinned %s)", fp, c->relay_pub_path);
+    }
+    for (struct peer *p = c->peers; p != NULL; p = p->next) {
+        if (p->pub == NULL && client_load_public(c, p->name, &p->pub, 1) != 0) {
+            p->pub = NULL;
+            ui_print(c, "%s: no pinned key (%s/%s.pub missing or unreadable)", p->name, c->keys_dir,
+                     p->name);
+            continue;
+        }
+        if (srm_key_fingerprint_str(p->pub, fp, sizeof(fp)) == 0) {
+            ui_print(c, "%s: %s", p->name, fp);
+        }
+    }
+}
+
+/* Send the last record again, byte for byte, as a replaying attacker would. */
+static void cmd_replay(struct client *c)
+{
+    char to[SRM_WIRE_MAX_NAME + 1];
+
+    if (c->last_rec_len == 0) {
+        ui_error(c, "nothing to replay yet: send a message first");
+        return;
+    }
+    if (!conn_is_online(c)) {
+        ui_error(c, "not connected to the relay");
+        return;
+    }
+    snprintf(to, sizeof(to), "%s", c->last_rec_to);
+    if (conn_send_payload(c, to, c->last_rec, c->last_rec_len, NULL) == 0) {
+        ui_status(c, "sent %s your last record again (%zu bytes)", to, c->last_rec_len);
+    }
+}
+
+static void cmd_tamper(struct client *c, const char *arg)
+{
+    char name[SRM_WIRE_MAX_NAME + 1];
+    size_t nl = word_len(arg);
+    const char *to;
+
+    if (nl > SRM_WIRE_MAX_NAME) {
+        ui_error(c, "usage: /tamper [NAME]");
+        return;
+    }
+    if (nl > 0) {
+        memcpy(name, arg, nl);
+        name[nl] = '\0';
+        to = name;
+    } else if (c->last_rec_len > 0) {
+        to = c->last_rec_to;
+    } else {
+        to = peers_current(c);
+    }
+    if (to == NULL) {
+        ui_error(c, "usage: /tamper NAME (no current peer)");
+        return;
+    }
+    snprintf(name, sizeof(name), "%s", to);
+    (void)peers_tamper(c, name);
+}
+
 static void cmd_help(struct client *c)
 {
     ui_print(c, "commands:");
     ui_print(c, "  /msg NAME TEXT       send TEXT to NAME");
     ui_print(c, "  /to NAME             send plain lines to NAME");
     ui_print(c, "  /who                 list the users online");
-    ui_print(c, "  /fingerprint [NAME]  show your key's fingerprint, or NAME's "
-                "pinned key's");
+    ui_print(c, "  /queue               list the messages waiting for an acknowledgement");
+    ui_print(c, "  /fingerprint [NAME]  NAME's pinned key's fingerprint; alone: yours, "
+                "the relay's, every peer's");
+    ui_print(c, "  /replay              send your last record again (the peer must "
+                "refuse it)");
+    ui_print(c, "  /tamper [NAME]       send a record with one bit flipped (the peer must "
+                "refuse it)");
     ui_print(c, "  /help                this list");
     ui_print(c, "  /quit                leave (also Ctrl-D)");
     ui_print(c, "  TEXT                 send TEXT to the current peer (//TEXT "

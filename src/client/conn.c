@@ -13,7 +13,17 @@
  *   PONG and BYE from the relay; SEND, WHO, PONG and BYE from us.
  *
  * Everything that must survive a lost connection (sessions, outboxes)
- * lives in struct client, not here: conn_start() can be called again.
+ * lives in struct client, not here.  A lost link is passing trouble: the
+ * conn is marked dead, and a timer (full jitter over a ceiling doubling
+ * from 0.2 s to 30 s) frees it in a later loop turn and calls conn_start()
+ * again, trying the --relay entries in order.  Only a relay key that is not
+ * the pinned one, a refused registration or a newer client under our name
+ * are fatal (exit 1, no retry).
+ *
+ * Keepalive: once online, a timer sends PING when nothing has come from the
+ * relay for --keepalive seconds and declares the link dead after
+ * --dead-after seconds of silence (a half-open TCP connection never says so
+ * itself).  The same timer drives the per-peer timeouts (peers_tick).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -53,10 +63,16 @@ static void conn_write_cb(struct bufferevent *bev, void *arg);
 static void conn_drained_cb(struct bufferevent *bev, void *arg);
 static void bye_timeout_cb(evutil_socket_t fd, short what, void *arg);
 static const char *reason_name(uint8_t reason);
+static void conn_schedule_reconnect(struct client *c, const char *why, int loud);
+static void reconnect_cb(evutil_socket_t fd, short what, void *arg);
+static int conn_start_keepalive(struct conn *conn);
+static void keepalive_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_fatal(struct conn *conn);
 
 /*
  * Open a connection to the first relay that accepts TCP, register and wait
- * for WELCOME.  Returns -1 only if nothing could even be attempted.
+ * for WELCOME.  If none accepts, a retry is scheduled.  Returns -1 only if
+ * nothing could even be attempted (out of memory).
  */
 int conn_start(struct client *c)
 {
@@ -109,8 +125,8 @@ static int conn_resolve(struct conn *conn)
 
 /*
  * Start a connect to the next address (of this relay, then of the next
- * relays).  0 if one is in progress, -1 (error reported, exit requested)
- * when every relay has been tried.
+ * relays).  0 if one is in progress or, when every relay has been tried, a
+ * retry is scheduled (or the exit requested).
  */
 static int conn_try_next(struct conn *conn)
 {
@@ -128,16 +144,10 @@ static int conn_try_next(struct conn *conn)
 
         while (conn->ai_next == NULL) {
             if (conn->relay_idx + 1 >= c->nrelays) {
-                if (c->nrelays == 1) {
-                    ui_error(c, "cannot connect to the relay at %s (is it running? see --relay)",
-                             conn->last_error);
-                } else {
-                    ui_error(c, "cannot connect to any of the %zu relays (last: %s)", c->nrelays,
-                             conn->last_error);
-                }
+                /* Every relay tried: passing trouble, try again later. */
                 conn->state = CONN_DEAD;
-                client_exit(c, 1);
-                return -1;
+                conn_schedule_reconnect(c, conn->last_error, 0);
+                return 0;
             }
             conn->relay_idx++;
             (void)conn_resolve(conn);
@@ -187,6 +197,9 @@ void conn_free(struct conn *conn)
     }
     if (conn->ai_list != NULL) {
         evutil_freeaddrinfo(conn->ai_list);
+    }
+    if (conn->ka_timer != NULL) {
+        event_free(conn->ka_timer);
     }
     srm_reg_free(conn->reg);
     srm_link_free(conn->link);
@@ -255,8 +268,7 @@ static void conn_connected(struct conn *conn)
     r = srm_reg_new_client(c->name, c->self_key, c->relay_pub, &conn->reg);
     if (r != 0) {
         ui_error(c, "cannot start registration: %s", srm_strerror(r));
-        conn->state = CONN_DEAD;
-        client_exit(c, 1);
+        conn_fatal(conn);
         return;
     }
     srm_buf_init_write(&out, c->frame_buf, SRM_WIRE_FRAME_HDR + SRM_WIRE_MAX_FRAME);
@@ -264,8 +276,7 @@ static void conn_connected(struct conn *conn)
     if (r != 0) {
         srm_log_crypto_errors("REG_HELLO");
         ui_error(c, "cannot start registration: %s", srm_strerror(r));
-        conn->state = CONN_DEAD;
-        client_exit(c, 1);
+        conn_fatal(conn);
         return;
     }
     srm_debug("reg: send REG_HELLO (%zu bytes), state %s", out.len, srm_reg_state_name(conn->reg));
@@ -286,6 +297,8 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
     struct conn *conn = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
 
+    /* Any byte from the relay shows the link is alive. */
+    conn->last_rx_ms = client_now_ms();
     while (conn->state != CONN_DEAD && conn->state != CONN_CLOSING) {
         uint8_t hdr[SRM_WIRE_FRAME_HDR];
         struct srm_frame f;
@@ -357,26 +370,26 @@ static int conn_reg_frame(struct conn *conn, const struct srm_frame *f)
         srm_debug("reg: failed in state %s: %s", srm_reg_state_name(conn->reg), srm_strerror(r));
         switch (r) {
         case SRM_ERR_KEY_MISMATCH:
+            /* Fatal: retrying would only ask the same impostor again. */
             ui_error(c,
-                     "relay key does not match the pinned %s: this may be the wrong "
-                     "relay or "
-                     "an attack; ask the relay's operator for its fingerprint",
+                     "the relay's signature did not verify with the pinned %s: the relay is "
+                     "not the one you pinned, or the handshake was altered in transit "
+                     "(compare its fingerprint with /fingerprint relay; not retrying)",
                      c->relay_pub_path);
-            break;
+            conn_fatal(conn);
+            return -1;
         case SRM_ERR_PEER_REFUSED:
             ui_error(c,
                      "relay refused registration as %s: it may not know your key "
-                     "(does the "
-                     "relay have %s.pub, matching your %s.key?)",
+                     "(does the relay have %s.pub, matching your %s.key?); not retrying",
                      c->name, c->name, c->name);
-            break;
+            conn_fatal(conn);
+            return -1;
         default:
-            ui_error(c, "registration with the relay failed: %s", srm_strerror(r));
-            break;
+            /* A garbled or cut registration: passing trouble. */
+            conn_lost(conn, "registration failed: %s", srm_strerror(r));
+            return -1;
         }
-        conn->state = CONN_DEAD;
-        client_exit(c, 1);
-        return -1;
     }
     if (out.len > 0) {
         srm_debug("reg: send %zu bytes, state %s", out.len, srm_reg_state_name(conn->reg));
@@ -390,9 +403,7 @@ static int conn_reg_frame(struct conn *conn, const struct srm_frame *f)
 
         r = srm_reg_take_link(conn->reg, &conn->link);
         if (r != 0) {
-            ui_error(c, "registration with the relay failed: %s", srm_strerror(r));
-            conn->state = CONN_DEAD;
-            client_exit(c, 1);
+            conn_lost(conn, "registration failed: %s", srm_strerror(r));
             return -1;
         }
         srm_fingerprint_format(srm_reg_peer_fingerprint(conn->reg), fp);
@@ -418,11 +429,9 @@ static int conn_link_frame(struct conn *conn, const struct srm_frame *f)
         srm_debug("reg: REG_ERROR after REG_RESPONSE");
         ui_error(c,
                  "relay refused registration as %s: it did not accept your "
-                 "signature (does "
-                 "the relay have %s.pub, matching your %s.key?)",
+                 "signature (does the relay have %s.pub, matching your %s.key?); not retrying",
                  c->name, c->name, c->name);
-        conn->state = CONN_DEAD;
-        client_exit(c, 1);
+        conn_fatal(conn);
         return -1;
     }
     if (f->type != SRM_FRAME_LINK) {
@@ -469,6 +478,12 @@ static int conn_message(struct conn *conn, const struct srm_msg *m)
         bufferevent_setwatermark(conn->bev, EV_WRITE, BATCH_RESUME_OUTBUF, 0);
         bufferevent_setcb(conn->bev, conn_read_cb, conn_drained_cb, conn_event_cb, conn);
         conn->state = CONN_ONLINE;
+        conn->online_ms = client_now_ms();
+        if (conn_start_keepalive(conn) != 0) {
+            ui_error(c, "cannot start the keepalive timer");
+            conn_fatal(conn);
+            return -1;
+        }
         /* Presence starts afresh from the relay's list. */
         for (struct peer *p = c->peers; p != NULL; p = p->next) {
             p->presence = PEER_OFFLINE;
@@ -483,9 +498,16 @@ static int conn_message(struct conn *conn, const struct srm_msg *m)
             }
         }
         srm_debug("WELCOME: %zu other user(s) online", n);
-        ui_status(c, "connected to the relay %s:%u as %s (%s)", c->relays[conn->relay_idx].host,
-                  (unsigned)c->relays[conn->relay_idx].port, c->name, c->self_fp);
-        if (n > 0) {
+        if (c->ever_online) {
+            /* The second and last status line of an outage. */
+            ui_status(c, "reconnected to the relay %s:%u (%zu other user(s) online)",
+                      c->relays[conn->relay_idx].host, (unsigned)c->relays[conn->relay_idx].port,
+                      n);
+        } else {
+            ui_status(c, "connected to the relay %s:%u as %s (%s)", c->relays[conn->relay_idx].host,
+                      (unsigned)c->relays[conn->relay_idx].port, c->name, c->self_fp);
+        }
+        if (!c->ever_online && n > 0) {
             char list[1024];
             size_t used = 0;
             list[0] = '\0';
@@ -499,9 +521,11 @@ static int conn_message(struct conn *conn, const struct srm_msg *m)
                 }
             }
             ui_status(c, "online: %s", list);
-        } else {
+        } else if (!c->ever_online) {
             ui_status(c, "nobody else is online");
         }
+        c->ever_online = 1;
+        c->outage = 0;
         peers_on_welcome(c);
         if (c->batch) {
             if (batch_start(c) != 0) {
@@ -562,9 +586,8 @@ static int conn_message(struct conn *conn, const struct srm_msg *m)
     case SRM_MSG_BYE:
         srm_debug("BYE from the relay: %s", reason_name(m->code));
         if (m->code == SRM_REASON_REPLACED) {
-            ui_error(c, "another client registered as %s", c->name);
-            conn->state = CONN_DEAD;
-            client_exit(c, 1);
+            ui_error(c, "another client registered as %s; this one stops (not retrying)", c->name);
+            conn_fatal(conn);
             return -1;
         }
         conn_lost(conn, "%s",
@@ -637,6 +660,13 @@ int conn_send_payload(struct client *c, const char *to, const uint8_t *payload, 
     }
     if (ref != NULL) {
         *ref = myref;
+    }
+    /* Kept for /replay, which shows that the peer refuses a record seen before. */
+    if (n > 0 && payload[0] == SRM_E2E_RECORD && payload != c->last_rec && c->last_rec != NULL &&
+        n <= SRM_SESS_MAX_PAYLOAD) {
+        memcpy(c->last_rec, payload, n);
+        c->last_rec_len = n;
+        snprintf(c->last_rec_to, sizeof(c->last_rec_to), "%s", to);
     }
     return 0;
 }
@@ -722,12 +752,14 @@ static void bye_timeout_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * The link is gone: one error line and exit 1.  (Reconnecting later would
- * call conn_start() again here; sessions and outboxes live in struct client.)
+ * The link is gone (passing trouble): the conn is dead from now on and
+ * freed by the reconnect timer in a later loop turn; unacknowledged
+ * messages wait for the next link and a fresh session.
  */
 static void conn_lost(struct conn *conn, const char *fmt, ...)
 {
     struct client *c = conn->c;
+    enum conn_state was = conn->state;
     char why[256];
     va_list ap;
 
@@ -742,8 +774,172 @@ static void conn_lost(struct conn *conn, const char *fmt, ...)
     if (conn->bev != NULL) {
         bufferevent_disable(conn->bev, EV_READ | EV_WRITE);
     }
-    ui_error(c, "lost connection to the relay (%s)", why);
-    client_exit(c, 1);
+    if (conn->ka_timer != NULL) {
+        event_del(conn->ka_timer);
+    }
+    if (c->exiting) {
+        event_base_loopbreak(c->base);
+        return;
+    }
+    if (was == CONN_ONLINE) {
+        peers_on_link_down(c);
+        /* A link that stayed up a while starts the backoff again from the bottom. */
+        if (client_now_ms() - conn->online_ms >= CLIENT_STABLE_MS) {
+            c->backoff_ms = CLIENT_BACKOFF_MIN_MS;
+        }
+    }
+    /*
+     * A record that failed to open, or a relay that saw one of ours fail, is
+     * an integrity failure (an attacker on the path, or a bug): say it
+     * loudly, but it is still passing trouble and the link is rebuilt.
+     */
+    conn_schedule_reconnect(
+        c, why, strncmp(why, "protocol error", 14) == 0 || strncmp(why, "link record", 11) == 0);
+}
+
+/* A fatal error (already reported): no retry, exit 1. */
+static void conn_fatal(struct conn *conn)
+{
+    conn->state = CONN_DEAD;
+    if (conn->bev != NULL) {
+        bufferevent_disable(conn->bev, EV_READ | EV_WRITE);
+    }
+    if (conn->ka_timer != NULL) {
+        event_del(conn->ka_timer);
+    }
+    client_exit(conn->c, 1);
+}
+
+/*
+ * Try again after a random delay in [0, ceiling] (full jitter: 200 clients
+ * that lost the same relay do not come back in one burst), then double the
+ * ceiling up to 30 s.  One status line per outage.
+ */
+static void conn_schedule_reconnect(struct client *c, const char *why, int loud)
+{
+    uint64_t ceiling = c->backoff_ms;
+    uint64_t delay = 0;
+    uint32_t rnd = 0;
+    struct timeval tv;
+
+    if (c->exiting) {
+        event_base_loopbreak(c->base);
+        return;
+    }
+    if (c->batch && !c->ever_online && client_now_ms() - c->start_ms >= c->wait_secs * 1000u) {
+        /* A script must not wait forever for a relay that is not there. */
+        if (c->nrelays == 1) {
+            ui_error(c, "cannot connect to the relay at %s (is it running? see --relay)", why);
+        } else {
+            ui_error(c, "cannot connect to any of the %zu relays (last: %s)", c->nrelays, why);
+        }
+        client_exit(c, 1);
+        return;
+    }
+    if (!c->outage) {
+        c->outage = 1;
+        if (c->ever_online && loud) {
+            ui_error(c,
+                     "connection to the relay lost (%s): the link failed its checks; "
+                     "reconnecting",
+                     why);
+        } else if (c->ever_online) {
+            ui_status(c, "connection to the relay lost (%s); reconnecting", why);
+        } else {
+            ui_status(c, "cannot connect to the relay yet (%s); retrying", why);
+        }
+    }
+    if (ceiling < CLIENT_BACKOFF_MIN_MS) {
+        ceiling = CLIENT_BACKOFF_MIN_MS;
+    }
+    if (srm_random(&rnd, sizeof(rnd)) != 0) {
+        rnd = 0x80000000u;
+    }
+    delay = (uint64_t)((double)ceiling * ((double)rnd / 4294967295.0));
+    c->backoff_ms = ceiling * 2u > CLIENT_BACKOFF_MAX_MS ? CLIENT_BACKOFF_MAX_MS : ceiling * 2u;
+    srm_debug("reconnecting in %llu ms (ceiling %llu ms): %s", (unsigned long long)delay,
+              (unsigned long long)ceiling, why);
+    if (c->reconnect_timer == NULL) {
+        c->reconnect_timer = evtimer_new(c->base, reconnect_cb, c);
+    }
+    tv.tv_sec = (time_t)(delay / 1000u);
+    tv.tv_usec = (suseconds_t)((delay % 1000u) * 1000u);
+    if (c->reconnect_timer == NULL || evtimer_add(c->reconnect_timer, &tv) != 0) {
+        ui_error(c, "cannot start the reconnect timer");
+        client_exit(c, 1);
+    }
+}
+
+/* A later loop turn: nothing of the old conn is on the stack any more. */
+static void reconnect_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct client *c = arg;
+
+    (void)fd;
+    (void)what;
+    if (c->exiting) {
+        return;
+    }
+    conn_free(c->conn);
+    c->conn = NULL;
+    if (conn_start(c) != 0) {
+        client_exit(c, 1);
+    }
+}
+
+static int conn_start_keepalive(struct conn *conn)
+{
+    struct client *c = conn->c;
+    uint64_t period = c->keepalive_ms < c->dead_ms ? c->keepalive_ms : c->dead_ms;
+    struct timeval tv;
+
+    /* A few ticks per bound keep the detection close to it. */
+    period /= 4u;
+    if (period < 50u) {
+        period = 50u;
+    } else if (period > 1000u) {
+        period = 1000u;
+    }
+    conn->last_rx_ms = client_now_ms();
+    conn->last_ping_ms = conn->last_rx_ms;
+    conn->ka_timer = event_new(c->base, -1, EV_PERSIST, keepalive_cb, conn);
+    tv.tv_sec = (time_t)(period / 1000u);
+    tv.tv_usec = (suseconds_t)((period % 1000u) * 1000u);
+    if (conn->ka_timer == NULL || event_add(conn->ka_timer, &tv) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static void keepalive_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *conn = arg;
+    struct client *c = conn->c;
+    uint64_t now = client_now_ms();
+    uint64_t idle = now - conn->last_rx_ms;
+
+    (void)fd;
+    (void)what;
+    if (conn->state != CONN_ONLINE) {
+        return;
+    }
+    if (idle >= c->dead_ms) {
+        conn_lost(conn, "nothing from the relay for %.1f s", (double)idle / 1000.0);
+        return;
+    }
+    if (idle >= c->keepalive_ms && now - conn->last_ping_ms >= c->keepalive_ms) {
+        struct srm_buf b;
+
+        conn->last_ping_ms = now;
+        srm_buf_init_write(&b, c->pt_buf, SRM_LINK_MAX_PT);
+        if (srm_msg_put_ping(&b, SRM_MSG_PING, ++conn->ping_token) != 0 ||
+            conn_send_msg(c, b.data, b.len) != 0) {
+            return;
+        }
+        srm_debug("keepalive: PING %llu after %llu ms of silence",
+                  (unsigned long long)conn->ping_token, (unsigned long long)idle);
+    }
+    peers_tick(c);
 }
 
 static const char *reason_name(uint8_t reason)

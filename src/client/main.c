@@ -5,7 +5,7 @@
  *
  *   client NAME [--relay HOST:PORT[,HOST:PORT...]] [--keys DIR] [--to PEER]
  *               [--debug] [--log FILE] [--wait SECONDS] [--fingerprint]
- *               [--help] [--version]
+ *               [--keepalive SECONDS] [--dead-after SECONDS] [--help] [--version]
  *
  * Exit status: 0 success, 1 runtime failure, 2 usage error.
  */
@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -30,6 +31,7 @@
 #include "srm/wire.h"
 
 #include "client.h"
+#include "harden.h"
 #include "log.h"
 #include "net.h"
 
@@ -38,6 +40,7 @@
 static void usage(FILE *out);
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int parse_relays(struct client *c, const char *arg);
+static int parse_seconds_ms(const char *s, uint64_t *out);
 static int parse_args(struct client *c, int argc, char **argv, int *fingerprint,
                       const char **log_path, int *debug);
 static void print_version(void);
@@ -61,15 +64,27 @@ int main(int argc, char **argv)
     memset(&c, 0, sizeof(c));
     c.keys_dir = "keys";
     c.wait_secs = 30;
+    c.keepalive_ms = CLIENT_KEEPALIVE_MS;
+    c.dead_ms = 0;
+    c.backoff_ms = CLIENT_BACKOFF_MIN_MS;
     c.next_ref = 1;
     c.exit_code = 1;
+    c.start_ms = client_now_ms();
     /* A relay that closes its socket must not kill us with SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
     srm_log_init("client", NULL);
+    /* Before any key is read: no core dump or debugger may copy keys out. */
+    if (srm_harden_process() != 0) {
+        srm_warn("cannot disable core dumps: %s", strerror(errno));
+    }
 
     r = parse_args(&c, argc, argv, &fingerprint, &log_path, &debug);
     if (r != 0) {
         return r < 0 ? EXIT_USAGE : 0;
+    }
+    if (c.dead_ms == 0) {
+        /* Default: two and a half keepalive periods (10 s -> 25 s). */
+        c.dead_ms = c.keepalive_ms * 5u / 2u;
     }
     if (debug || log_path != NULL) {
         if (log_path == NULL) {
@@ -118,8 +133,15 @@ int main(int argc, char **argv)
     c.pt_buf = malloc(SRM_LINK_MAX_PT);
     c.frame_buf = malloc(SRM_WIRE_FRAME_HDR + SRM_WIRE_MAX_FRAME);
     c.in_buf = malloc(SRM_WIRE_FRAME_HDR + SRM_WIRE_MAX_FRAME);
-    if (c.payload_buf == NULL || c.pt_buf == NULL || c.frame_buf == NULL || c.in_buf == NULL) {
+    c.last_rec = malloc(SRM_SESS_MAX_PAYLOAD);
+    if (c.payload_buf == NULL || c.pt_buf == NULL || c.frame_buf == NULL || c.in_buf == NULL ||
+        c.last_rec == NULL) {
         srm_error("out of memory");
+        goto out;
+    }
+    /* A new id space per process: receivers tell a restart from a resend (PROTOCOL.md 6.4). */
+    if (srm_random(&c.epoch, sizeof(c.epoch)) != 0) {
+        srm_error("cannot get random bytes for the message-id epoch");
         goto out;
     }
     if (setup_events(&c) != 0) {
@@ -144,31 +166,39 @@ out:
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: client NAME [--relay HOST:PORT[,HOST:PORT...]] [--keys DIR] "
-                 "[--to PEER]\n"
-                 "              [--debug] [--log FILE] [--wait SECONDS] [--fingerprint]\n"
-                 "              [--help] [--version]\n"
-                 "\n"
-                 "  NAME               your user name (1-32 of a-z 0-9 _ -); key "
-                 "DIR/NAME.key\n"
-                 "  --relay LIST       relays to try in order (default 127.0.0.1:7447)\n"
-                 "  --keys DIR         key directory (default keys/): NAME.key, "
-                 "relay.pub, PEER.pub\n"
-                 "  --to PEER          send plain lines to PEER\n"
-                 "  --debug            write a protocol log to NAME.debug.log (no keys, "
-                 "no text)\n"
-                 "  --log FILE         write the protocol log to FILE (implies --debug)\n"
-                 "  --wait SECONDS     batch mode: wait this long for acknowledgements "
-                 "(default 30)\n"
-                 "  --fingerprint      print your key's fingerprint and those of "
-                 "DIR/*.pub, then exit\n"
-                 "  --help, --version  print this help or the version, then exit\n"
-                 "\n"
-                 "On a terminal: /msg NAME TEXT, /to NAME, /who, /fingerprint [NAME], "
-                 "/help, /quit.\n"
-                 "Otherwise (batch mode) the same lines are read from standard input; "
-                 "received\n"
-                 "messages are printed to standard output as 'PEER: TEXT'.\n");
+    fprintf(out,
+            "usage: client NAME [--relay HOST:PORT[,HOST:PORT...]] [--keys DIR] [--to PEER]\n"
+            "              [--debug] [--log FILE] [--wait SECONDS] [--fingerprint]\n"
+            "              [--keepalive SECONDS] [--dead-after SECONDS] [--help] [--version]\n"
+            "\n"
+            "  NAME                  your user name (1-32 of a-z 0-9 _ -); key DIR/NAME.key\n"
+            "  --relay LIST          relays to try in order (default: 127.0.0.1:7447)\n"
+            "  --keys DIR            key directory: NAME.key, relay.pub, PEER.pub\n"
+            "                        (default: keys)\n"
+            "  --to PEER             send plain lines to PEER (default: none, or the only\n"
+            "                        other user online)\n"
+            "  --debug               write a protocol log to NAME.debug.log, no keys, no text\n"
+            "                        (default: off)\n"
+            "  --log FILE            write the protocol log to FILE; implies --debug\n"
+            "                        (default: NAME.debug.log)\n"
+            "  --wait SECONDS        batch mode: at the end of input wait this long for\n"
+            "                        acknowledgements; also how long to keep trying to\n"
+            "                        reach a relay at start-up (default: 30)\n"
+            "  --fingerprint         print your key's fingerprint and those of DIR/*.pub,\n"
+            "                        then exit (default: off)\n"
+            "  --keepalive SECONDS   PING the relay after this much silence from it\n"
+            "                        (default: 10; fractions allowed)\n"
+            "  --dead-after SECONDS  reconnect after this much silence from the relay\n"
+            "                        (default: 2.5 x --keepalive = 25)\n"
+            "  --help                print this help, then exit\n"
+            "  --version             print the versions of srm and its libraries, then exit\n"
+            "\n"
+            "On a terminal: /msg NAME TEXT, /to NAME, /who, /queue, /fingerprint [NAME],\n"
+            "/replay, /tamper, /help, /quit.  A lost relay link is re-established by itself\n"
+            "(backoff 0.2 s doubling to 30 s); messages not yet acknowledged are sent again.\n"
+            "Otherwise (batch mode) the same lines are read from standard input; received\n"
+            "messages are printed to standard output as 'PEER: TEXT'.  Batch mode exits 0\n"
+            "once every message is acknowledged, 1 (naming what was not) after --wait.\n");
 }
 
 static int usage_error(const char *fmt, ...)
@@ -224,11 +254,12 @@ static int parse_args(struct client *c, int argc, char **argv, int *fingerprint,
                       const char **log_path, int *debug)
 {
     static const struct option opts[] = {
-        {"relay", required_argument, NULL, 'r'}, {"keys", required_argument, NULL, 'k'},
-        {"to", required_argument, NULL, 't'},    {"debug", no_argument, NULL, 'd'},
-        {"log", required_argument, NULL, 'l'},   {"wait", required_argument, NULL, 'w'},
-        {"fingerprint", no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0},
+        {"relay", required_argument, NULL, 'r'},      {"keys", required_argument, NULL, 'k'},
+        {"to", required_argument, NULL, 't'},         {"debug", no_argument, NULL, 'd'},
+        {"log", required_argument, NULL, 'l'},        {"wait", required_argument, NULL, 'w'},
+        {"fingerprint", no_argument, NULL, 'f'},      {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},          {"keepalive", required_argument, NULL, 'K'},
+        {"dead-after", required_argument, NULL, 'D'}, {NULL, 0, NULL, 0},
     };
     const char *to = NULL;
     int ch;
@@ -260,6 +291,16 @@ static int parse_args(struct client *c, int argc, char **argv, int *fingerprint,
             break;
         case 'f':
             *fingerprint = 1;
+            break;
+        case 'K':
+            if (parse_seconds_ms(optarg, &c->keepalive_ms) != 0) {
+                return usage_error("invalid --keepalive '%s': use 0.05-3600 seconds", optarg);
+            }
+            break;
+        case 'D':
+            if (parse_seconds_ms(optarg, &c->dead_ms) != 0) {
+                return usage_error("invalid --dead-after '%s': use 0.05-3600 seconds", optarg);
+            }
             break;
         case 'h':
             usage(stdout);
@@ -307,6 +348,35 @@ static int parse_args(struct client *c, int argc, char **argv, int *fingerprint,
     return 0;
 }
 
+/* Seconds with an optional fraction, 0.05 to 3600, into milliseconds. */
+static int parse_seconds_ms(const char *s, uint64_t *out)
+{
+    char *end = NULL;
+    double v;
+
+    if (s == NULL || *s == '\0' || *s == '-' || *s == '+') {
+        return -1;
+    }
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || !(v >= 0.05 && v <= 3600.0)) {
+        return -1;
+    }
+    *out = (uint64_t)(v * 1000.0 + 0.5);
+    return 0;
+}
+
+/* Milliseconds on the monotonic clock (a changed wall clock moves no deadline). */
+uint64_t client_now_ms(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
+        return 0;
+    }
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static void print_version(void)
 {
     printf("srm client %s (OpenSSL %s, libevent %s, readline %s)\n", SRM_VERSION,
@@ -319,8 +389,9 @@ static void report_key_error(const char *path, int r, const char *name, int is_p
     switch (r) {
     case SRM_ERR_IO:
         if (is_private) {
-            srm_error("cannot read your key %s: %s (create it with scripts/keygen.sh %s)", path,
-                      strerror(errno), name);
+            srm_error("cannot read your key %s: %s (create it with: srm-keygen %s, or "
+                      "scripts/keygen.sh %s in the source tree)",
+                      path, strerror(errno), name, name);
         } else {
             srm_error("cannot read the public key of %s at %s: %s (copy %s's .pub "
                       "file there)",
@@ -605,6 +676,9 @@ static void client_free(struct client *c)
     if (c->bye_timer != NULL) {
         event_free(c->bye_timer);
     }
+    if (c->reconnect_timer != NULL) {
+        event_free(c->reconnect_timer);
+    }
     if (c->inbuf != NULL) {
         evbuffer_free(c->inbuf);
     }
@@ -621,5 +695,10 @@ static void client_free(struct client *c)
     free(c->pt_buf);
     free(c->frame_buf);
     free(c->in_buf);
+    if (c->last_rec != NULL) {
+        /* A sealed record, but of our own messages: wipe anyway. */
+        OPENSSL_cleanse(c->last_rec, SRM_SESS_MAX_PAYLOAD);
+    }
+    free(c->last_rec);
     fflush(stdout);
 }

@@ -8,6 +8,7 @@ SRM_SOURCE_DIR set.
 """
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -105,6 +106,11 @@ class Proc:
         self.cond = threading.Condition()
         full_env = dict(os.environ)
         full_env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
+        # SRM_TEST_WRAPPER (e.g. "valgrind --error-exitcode=99 --leak-check=full"):
+        # run our own programs under it; scripts/test.sh's valgrind pass sets it.
+        wrapper = os.environ.get("SRM_TEST_WRAPPER")
+        if wrapper and os.path.basename(argv[0]) in ("relay", "client", "hostile_relay"):
+            argv = shlex.split(wrapper) + list(argv)
         if env:
             full_env.update(env)
         self.p = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
@@ -261,14 +267,26 @@ def run(main):
     print("PASS %s (%.1fs)" % (name, time.monotonic() - t0))
 
 
+FRAME_LINK = 0x10
+
+
 class Proxy:
     """A TCP proxy on loopback that records every byte in both directions.
 
-    Tests use it to look at what crosses the wire; hooks may later cut or
-    alter the stream."""
+    Tests use it to look at what crosses the wire.  With framed=True it
+    forwards whole frames (4-byte big-endian length counting type + body,
+    then the type byte), which lets fault hooks act on frame boundaries:
+    drop_frame() silently drops one whole frame, cut_frame() forwards the
+    first bytes of one frame and then closes both sides of that connection;
+    kill_connections() closes every connection (the listener stays)."""
 
-    def __init__(self, target_port):
+    def __init__(self, target_port, framed=False):
         self.target_port = target_port
+        self.framed = framed
+        self.hooks = {"c2r": [], "r2c": []}
+        self.fired = []  # (direction, action, frame type, frame length) of each hook that acted
+        self.conns = 0
+        self.frozen_upto = 0
         self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.lsock.bind(("127.0.0.1", 0))
@@ -295,10 +313,109 @@ class Proxy:
             r.settimeout(None)
             with self.lock:
                 self.socks += [c, r]
-            threading.Thread(target=self._pump, args=(c, r, self.c2r), daemon=True).start()
-            threading.Thread(target=self._pump, args=(r, c, self.r2c), daemon=True).start()
+                self.conns += 1
+                cid = self.conns
+            pump = self._pump_framed if self.framed else self._pump
+            threading.Thread(target=pump, args=(c, r, self.c2r, "c2r", cid), daemon=True).start()
+            threading.Thread(target=pump, args=(r, c, self.r2c, "r2c", cid), daemon=True).start()
 
-    def _pump(self, src, dst, record):
+    def drop_frame(self, direction, ftype=FRAME_LINK):
+        """Silently drop the next whole frame of type ftype going `direction`."""
+        with self.lock:
+            self.hooks[direction].append(("drop", ftype, 0))
+
+    def cut_frame(self, direction, keep=7, ftype=FRAME_LINK):
+        """Forward only the first `keep` bytes of the next frame of type ftype
+        going `direction`, then close both sockets of that connection."""
+        with self.lock:
+            self.hooks[direction].append(("cut", ftype, keep))
+
+    def freeze(self):
+        """Make every current connection a black hole in both directions
+        (a half-open link: nothing is closed, nothing arrives); connections
+        accepted later work normally."""
+        with self.lock:
+            self.frozen_upto = self.conns
+
+    def kill_connections(self):
+        """Close every proxied connection at once; new ones are still accepted."""
+        with self.lock:
+            socks, self.socks = self.socks, []
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def _hook_for(self, direction, ftype):
+        with self.lock:
+            hooks = self.hooks[direction]
+            for i, h in enumerate(hooks):
+                if h[1] == ftype:
+                    del hooks[i]
+                    return h
+        return None
+
+    def _pump_framed(self, src, dst, record, direction, cid=0):
+        buf = bytearray()
+        while True:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                try:
+                    dst.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+                return
+            with self.lock:
+                record += data
+                frozen = cid <= self.frozen_upto
+            if frozen:
+                continue
+            buf += data
+            out = bytearray()
+            cut = None
+            while len(buf) >= 5:
+                n = int.from_bytes(buf[0:4], "big")
+                if len(buf) < 4 + n:
+                    break
+                frame = bytes(buf[:4 + n])
+                del buf[:4 + n]
+                hook = self._hook_for(direction, frame[4])
+                if hook is None:
+                    out += frame
+                    continue
+                with self.lock:
+                    self.fired.append((direction, hook[0], frame[4], len(frame)))
+                if hook[0] == "drop":
+                    continue
+                out += frame[:hook[2]]
+                cut = True
+                break
+            try:
+                if out:
+                    dst.sendall(out)
+            except OSError:
+                return
+            if cut:
+                for s in (src, dst):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                    try:
+                        s.close()
+                    except OSError:
+                        pass
+                return
+
+    def _pump(self, src, dst, record, direction=None, cid=0):
         while True:
             try:
                 data = src.recv(65536)
