@@ -10,7 +10,15 @@ byte-a-while drip (both closed at the registration deadline), and one
 connection over --max-conns.  After each attack a fresh connection must
 still be served (a bad REG_HELLO gets the exact REG_ERROR frame back), and
 SIGTERM must end the relay with status 0.  Also checks --help, --version,
-bad options, a missing or world-readable relay.key, and --cluster.
+bad options, and a missing or world-readable relay.key.
+
+Issue 5 (test_unauth_flood, test_reg_flood): 1000 connections from one
+address that never finish registering, then 1000 from another and 100 from
+a third (--max-unauth-source and --max-unauth refuse the excess at once),
+with a byte-a-second dripper closed at the absolute deadline meanwhile; a
+REG_HELLO flood from one address held to --reg-rate.  Through all of it a
+real `client` process from another address registers, and an already
+registered one stays online.
 
 Environment (set by ctest): SRM_BUILD_DIR (holds `relay`), SRM_SOURCE_DIR.
 Python standard library only; every wait has a deadline, none is a bare sleep.
@@ -24,9 +32,11 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 BUILD = os.environ.get("SRM_BUILD_DIR", os.path.join(os.getcwd(), "build"))
+CLIENT = os.path.join(BUILD, "client")
 SOURCE = os.environ.get("SRM_SOURCE_DIR", os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__)))))
 RELAY = os.path.join(BUILD, "relay")
@@ -214,7 +224,8 @@ def attack(relay, what, data, expect_reg_error=False, close_after_send=False):
 
 
 def test_attacks(keys):
-    relay = Relay(keys, "--reg-timeout", "1", "--debug")
+    # --reg-rate 0: dozens of REG_HELLOs from one address in a second are the point here.
+    relay = Relay(keys, "--reg-timeout", "1", "--reg-rate", "0", "--debug")
     try:
         if not check(relay.wait_ready(), "relay starts and accepts connections"):
             return
@@ -238,6 +249,15 @@ def test_attacks(keys):
                   "(%.2f s)" % took)
         attack(relay, "one over the frame limit", struct.pack(">IB", 131073, FRAME_REG_HELLO))
         attack(relay, "unknown frame type", frame(0x7F, b"hello"))
+        # Registration frames are small: a longer one is refused from its header, not buffered.
+        with connect(relay.port) as s:
+            t0 = time.monotonic()
+            s.sendall(struct.pack(">IB", 20000, FRAME_REG_HELLO) + bytes(1000))
+            closed = wait_eof(s)
+            took = time.monotonic() - t0
+            check(closed and took < 0.8, "a 20000-byte REG_HELLO is refused from its header "
+                  "(%.2f s)" % took)
+        check(relay.wait_log("registration frame too long"), "over-long registration frame logged")
         attack(relay, "frame cut off half-way",
                struct.pack(">IB", 200, FRAME_REG_HELLO) + rng.randbytes(90),
                close_after_send=True)
@@ -342,6 +362,232 @@ def test_max_conns(keys):
             print("---- relay log (max-conns) ----\n" + relay.text()[-4000:])
 
 
+def connect_from(port, src):
+    """A connection from source address src (any 127/8 address is loopback on Linux)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((src, 0))
+    s.settimeout(WAIT)
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def closed_now(s):
+    """True if the peer has closed s (EOF or reset waiting), without blocking."""
+    r, _, _ = select.select([s], [], [], 0)
+    if not r:
+        return False
+    try:
+        return s.recv(4096) == b""
+    except OSError:
+        return True
+
+
+def flood_unauth(relay, src, count, held_expected):
+    """count connections from src that each send 3 bytes of a header and stop.
+    Returns the sockets the relay keeps once it has refused the rest."""
+    held = []
+    for i in range(count):
+        try:
+            s = connect_from(relay.port, src)
+            s.sendall(b"\x00\x00\x01")
+            held.append(s)
+        except OSError:
+            pass  # refused so fast that the send hit a reset: counted as refused
+        if i % 50 == 49:
+            for s in [s for s in held if closed_now(s)]:
+                s.close()
+                held.remove(s)
+    end = time.monotonic() + WAIT
+    while time.monotonic() < end:
+        for s in [s for s in held if closed_now(s)]:
+            s.close()
+            held.remove(s)
+        if len(held) <= held_expected:
+            break
+        relay.proc_wait(0.05)
+    return held
+
+
+class Client:
+    """A real client process; registration is read from the relay's log."""
+
+    def __init__(self, relay, keys, name, cwd):
+        self.proc = subprocess.Popen([CLIENT, name, "--relay", "127.0.0.1:%d" % relay.port,
+                                      "--keys", keys], stdin=subprocess.PIPE,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     cwd=cwd)
+
+    def finish(self):
+        """End of input: a client with nothing unsent exits 0."""
+        try:
+            self.proc.stdin.close()
+            return self.proc.wait(timeout=WAIT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+def dripper(relay, out):
+    """One byte a second of a plausible REG_HELLO header, from its own address."""
+    s = connect_from(relay.port, "127.0.0.5")
+    t0 = time.monotonic()
+    sent = 0
+    data = struct.pack(">IB", 400, FRAME_REG_HELLO) + bytes(400)
+    try:
+        while sent < len(data) and time.monotonic() - t0 < WAIT:
+            s.sendall(data[sent:sent + 1])
+            sent += 1
+            if wait_eof(s, 1.0):
+                break
+    except OSError:
+        pass
+    out["took"] = time.monotonic() - t0
+    out["sent"] = sent
+    s.close()
+
+
+def test_unauth_flood(keys, tmp):
+    deadline = 6
+    relay = Relay(keys, "--max-unauth", "64", "--max-unauth-source", "32", "--reg-timeout",
+                  str(deadline), "--reg-rate", "0")
+    socks = []
+    try:
+        if not check(relay.wait_ready(), "relay with --max-unauth 64 starts"):
+            return
+        alice = Client(relay, keys, "alice", tmp)
+        check(relay.wait_log("registered as alice"), "alice registers before the flood")
+        drip = {}
+        dt = threading.Thread(target=dripper, args=(relay, drip))
+        dt.start()
+        check(relay.wait_log("connection from 127.0.0.5:"), "the dripper is accepted")
+
+        t0 = time.monotonic()
+        socks += flood_unauth(relay, "127.0.0.2", 1000, 32)
+        took = time.monotonic() - t0
+        check(len(socks) == 32, "1000 connections from 127.0.0.2 that never register: %d kept "
+              "(--max-unauth-source 32), %d refused, in %.2f s" % (len(socks), 1000 - len(socks),
+                                                                   took))
+        check(relay.wait_log("(--max-unauth-source 32)"), "per-address refusal logged")
+        # An honest client from another address still registers.
+        t1 = time.monotonic()
+        bob = Client(relay, keys, "bob", tmp)
+        check(relay.wait_log("registered as bob"), "a real client (bob, from 127.0.0.1) registers "
+              "while 32 connections from 127.0.0.2 hang (%.2f s)" % (time.monotonic() - t1))
+        check(bob.finish() == 0, "bob exits 0")
+
+        more = flood_unauth(relay, "127.0.0.3", 1000, 31)
+        socks += more
+        check(len(more) == 31, "1000 more from 127.0.0.3: %d kept (the dripper holds the 64th "
+              "slot)" % len(more))
+        third = flood_unauth(relay, "127.0.0.4", 100, 0)
+        socks += third
+        check(len(third) == 0, "100 from 127.0.0.4: all refused at --max-unauth 64 (%d kept)"
+              % len(third))
+        check(relay.wait_log("(--max-unauth 64)"), "global refusal logged")
+        n_refused = relay.text().count("refused connection")
+        check(n_refused < 100, "%d refusal lines for 2036 refusals" % n_refused)
+
+        # Every slot is taken: a new connection is refused (closed without REG_ERROR) ...
+        with connect(relay.port) as s:
+            check(wait_eof(s, 5), "a connection while every registration slot is held is closed")
+        # ... until the absolute deadline frees the slots.
+        dt.join(WAIT + 5)
+        check(drip.get("sent", 0) >= deadline - 2 and
+              deadline - 1 <= drip.get("took", 0) <= deadline + 3,
+              "byte-a-second dripper closed at the %d s deadline (after %.2f s, %d bytes)"
+              % (deadline, drip.get("took", 0), drip.get("sent", 0)))
+        end = time.monotonic() + WAIT
+        while time.monotonic() < end and not all(closed_now(s) for s in socks):
+            relay.proc_wait(0.1)
+        check(all(closed_now(s) for s in socks), "every hanging connection closed at the deadline")
+        check(relay.wait_log("registration not finished within %d s" % deadline), "deadline logged")
+        probe(relay, "the unauthenticated flood")
+        check(relay.proc.poll() is None, "relay still running after the flood")
+        check("alice (" not in relay.text(), "alice stayed online through the flood")
+        check(alice.finish() == 0, "alice exits 0")
+    finally:
+        for s in socks:
+            s.close()
+        rc = relay.stop()
+        check(rc == 0, "SIGTERM after the flood: relay exits 0 (got %s)" % rc)
+        log = relay.text()
+        check("Sanitizer" not in log and "runtime error" not in log, "no sanitizer reports")
+        if failures:
+            print("---- relay log (unauth flood) ----\n" + log[-6000:])
+
+
+def real_hello(keys, name):
+    """A REG_HELLO a real client could send: the nonce really encrypted to relay.pub."""
+    nonce = os.urandom(32)
+    enc = subprocess.run(["openssl", "pkeyutl", "-encrypt", "-pubin", "-inkey",
+                          os.path.join(keys, "relay.pub"), "-pkeyopt", "rsa_padding_mode:oaep",
+                          "-pkeyopt", "rsa_oaep_md:sha256", "-pkeyopt", "rsa_mgf1_md:sha256"],
+                         input=nonce, capture_output=True, check=True).stdout
+    n = name.encode()
+    return frame(FRAME_REG_HELLO, bytes([1, len(n)]) + n + os.urandom(32) +
+                 struct.pack(">H", len(enc)) + enc)
+
+
+def test_reg_flood(keys, tmp):
+    rate, seconds = 5, 3.0
+    relay = Relay(keys, "--reg-rate", str(rate), "--max-unauth-source", "64")
+    counts = {"challenge": 0, "refused": 0, "other": 0}
+    lock = threading.Lock()
+    try:
+        if not check(relay.wait_ready(), "relay with --reg-rate %d starts" % rate):
+            return
+        hello_frame = real_hello(keys, "alice")
+        with connect(relay.port) as s:
+            s.sendall(hello_frame)
+            got = read_n(s, 5)
+            check(len(got) == 5 and got[4] == 0x02, "a real REG_HELLO gets REG_CHALLENGE (%r)"
+                  % got[:5])
+        stop = time.monotonic() + seconds
+
+        def hammer():
+            while time.monotonic() < stop:
+                try:
+                    with connect_from(relay.port, "127.0.0.2") as s:
+                        s.sendall(hello_frame)
+                        got = read_n(s, 5, 5)
+                except OSError:
+                    got = b""
+                kind = ("challenge" if len(got) == 5 and got[4] == 0x02 else
+                        "refused" if len(got) == 5 and got[4] == FRAME_REG_ERROR else "other")
+                with lock:
+                    counts[kind] += 1
+        t0 = time.monotonic()
+        threads = [threading.Thread(target=hammer) for _ in range(4)]
+        for t in threads:
+            t.start()
+        # Half-way through, an honest client from 127.0.0.1 registers.
+        relay.proc_wait(seconds / 3)
+        t1 = time.monotonic()
+        bob = Client(relay, keys, "bob", tmp)
+        ok = relay.wait_log("registered as bob")
+        reg_time = time.monotonic() - t1
+        for t in threads:
+            t.join(WAIT)
+        took = time.monotonic() - t0
+        check(ok, "a real client registers during the REG_HELLO flood (%.2f s)" % reg_time)
+        check(bob.finish() == 0, "bob exits 0")
+        allowed = rate * 2 + rate * took + 2
+        print("REG_HELLO flood from 127.0.0.2 for %.1f s: %d answered with REG_CHALLENGE, %d "
+              "refused, %d other; honest registration took %.2f s"
+              % (took, counts["challenge"], counts["refused"], counts["other"], reg_time))
+        check(counts["challenge"] <= allowed, "RSA work for 127.0.0.2 held to --reg-rate %d: "
+              "%d challenges in %.1f s (at most %.0f)" % (rate, counts["challenge"], took, allowed))
+        check(counts["refused"] > counts["challenge"], "most of the flood refused (%d)"
+              % counts["refused"])
+        check(relay.wait_log("rate limit of %d REG_HELLO/s" % rate), "rate limit logged")
+        probe(relay, "the REG_HELLO flood")
+    finally:
+        rc = relay.stop()
+        check(rc == 0, "SIGTERM after the REG_HELLO flood: relay exits 0 (got %s)" % rc)
+        if failures:
+            print("---- relay log (reg flood) ----\n" + relay.text()[-4000:])
+
+
 def run_cli(args, timeout=WAIT):
     p = subprocess.run([RELAY] + args, capture_output=True, text=True, timeout=timeout)
     return p.returncode, p.stdout, p.stderr
@@ -356,16 +602,21 @@ def test_cli(keys, tmp):
     rc, out, err = run_cli(["--help"])
     check(rc == 0 and "--listen" in out and "--keys" in out and "--max-conns" in out and
           "--reg-timeout" in out and "7447" in out, "--help exits 0 and lists the options")
+    check(all(o in out for o in ("--keepalive", "--idle-timeout", "--max-output", "--max-unauth",
+                                 "--max-unauth-source", "--reg-rate")),
+          "--help lists the keepalive and limit options")
     rc, out, err = run_cli(["--version"])
     check(rc == 0 and out.startswith("srm relay ") and "libevent" in out,
           "--version exits 0: %s" % out.strip())
     for bad in (["--bogus"], ["--listen"], ["--listen", "nocolon"], ["--max-conns", "0"],
-                ["--reg-timeout", "x"], ["stray"]):
+                ["--reg-timeout", "x"], ["stray"], ["--keepalive", "x"],
+                ["--keepalive", "5", "--idle-timeout", "5"], ["--keepalive", "0", "--idle-timeout", "9"],
+                ["--max-output", "1000"], ["--max-unauth", "0"], ["--max-unauth-source", "0"],
+                ["--reg-rate", "-1"]):
         rc, out, err = run_cli(bad)
         check(rc == 2 and one_error_line(err), "%s: exit 2 with one error line (%d, %r)"
               % (" ".join(bad), rc, err))
-    rc, out, err = run_cli(["--cluster", "nats://127.0.0.1:4222", "--keys", keys])
-    check(rc == 2 and one_error_line(err) and "--cluster" in err, "--cluster: exit 2 (%r)" % err)
+    # --cluster is the cluster module's to test (test_cluster*.py).
 
     empty = os.path.join(tmp, "empty")
     os.mkdir(empty)
@@ -394,10 +645,12 @@ def main():
     with tempfile.TemporaryDirectory(prefix="srm-relay-input-") as tmp:
         keys = os.path.join(tmp, "keys")
         os.mkdir(keys)
-        make_keys(keys, ["relay", "alice"])
+        make_keys(keys, ["relay", "alice", "bob"])
         test_cli(keys, tmp)
         test_attacks(keys)
         test_max_conns(keys)
+        test_unauth_flood(keys, tmp)
+        test_reg_flood(keys, tmp)
     if failures:
         print("%d check(s) failed" % len(failures))
         return 1
