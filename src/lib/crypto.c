@@ -40,9 +40,9 @@
 #include "srm/wire.h"
 
 /* A PEM RSA key of SRM_RSA_MAX_BITS is under 7 KiB; anything far larger is not a key. */
-#define SRM_CRYPTO_MAX_KEY_FILE (64u * 1024u)
+#define SRM_CRYPTO_MAX_KEY_FILE ((size_t)64 * 1024u)
 /* HKDF-Expand can produce at most 255 blocks of the hash length (RFC 5869). */
-#define SRM_CRYPTO_HKDF_MAX_OKM (255u * SRM_HASH_LEN)
+#define SRM_CRYPTO_HKDF_MAX_OKM ((size_t)255 * SRM_HASH_LEN)
 /* RSA-OAEP with SHA-256: the message is at most k - 2 * hLen - 2 bytes (RFC 8017 7.1.1). */
 #define SRM_CRYPTO_OAEP_OVERHEAD (2u * SRM_HASH_LEN + 2u)
 /* "SHA256:" prefix of a printed fingerprint. */
@@ -530,11 +530,8 @@ int srm_pss_verify(const struct srm_key *pub, const uint8_t *msg, size_t n, cons
         r = 0;
         break;
     case 0:
-        ERR_clear_error();
-        r = SRM_ERR_BAD_SIGNATURE;
-        break;
     default:
-        /* A malformed signature (wrong length, out of range) is just a bad signature. */
+        /* 0: invalid; < 0: malformed (wrong length, out of range): both just a bad signature. */
         ERR_clear_error();
         r = SRM_ERR_BAD_SIGNATURE;
         break;

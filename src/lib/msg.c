@@ -147,7 +147,7 @@ int srm_msg_parse(const uint8_t *p, size_t n, struct srm_msg *m)
     /* Work on a copy so that a failed parse leaves *m as it was. */
     memset(&t, 0, sizeof(t));
     srm_buf_init_read(&b, p, n);
-    if ((r = srm_buf_get_u8(&b, &t.type)) != 0) {
+    if (srm_buf_get_u8(&b, &t.type) != 0) {
         return SRM_ERR_MALFORMED;
     }
     if ((r = parse_body(&b, &t)) != 0) {

@@ -213,10 +213,9 @@ int srm_reg_start(struct srm_reg *r, struct srm_buf *out)
         goto out;
     }
     srm_buf_init_write(&b, body, sizeof(body));
-    if ((err = srm_buf_put_u8(&b, SRM_WIRE_VERSION)) != 0 ||
-        (err = srm_buf_put_name(&b, r->name)) != 0 ||
-        (err = srm_buf_put_bytes(&b, r->eph_pub, sizeof(r->eph_pub))) != 0 ||
-        (err = srm_buf_put_string16(&b, enc, enclen)) != 0) {
+    if (srm_buf_put_u8(&b, SRM_WIRE_VERSION) != 0 || srm_buf_put_name(&b, r->name) != 0 ||
+        srm_buf_put_bytes(&b, r->eph_pub, sizeof(r->eph_pub)) != 0 ||
+        srm_buf_put_string16(&b, enc, enclen) != 0) {
         err = SRM_ERR_INTERNAL;
         goto out;
     }
@@ -315,7 +314,7 @@ static int relay_hello(struct srm_reg *r, const struct srm_frame *f, struct srm_
     }
     memcpy(r->name, namep, namelen);
     r->name[namelen] = '\0';
-    if ((err = r->lookup(r->lookup_arg, r->name, &client_pub)) != 0) {
+    if (r->lookup(r->lookup_arg, r->name, &client_pub) != 0) {
         err = SRM_ERR_UNKNOWN_USER;
         goto out;
     }

@@ -98,7 +98,7 @@ void srm_sha256_blocks_portable(uint32_t h[8], const uint8_t *p, size_t nblocks)
         hh = h[7];
         for (t = 0; t < 64; t++) {
             if (t < 16) {
-                w[t] = get_be32(p + 4 * t);
+                w[t] = get_be32(p + (size_t)4 * t);
             } else {
                 s0 = rotr(w[(t - 15) & 15], 7) ^ rotr(w[(t - 15) & 15], 18) ^
                      (w[(t - 15) & 15] >> 3);
@@ -241,7 +241,7 @@ static void put_digest(const uint32_t h[8], uint8_t out[DIGEST])
     unsigned i;
 
     for (i = 0; i < 8; i++) {
-        put_be32(out + 4 * i, h[i]);
+        put_be32(out + (size_t)4 * i, h[i]);
     }
 }
 

@@ -90,8 +90,8 @@ SHANI_INL __m128i load_msg(const uint8_t *p)
 /* Rounds 4g .. 4g+3 with message words w = W[4g .. 4g+3]. */
 SHANI_INL void rounds4(__m128i *s0, __m128i *s1, __m128i w, unsigned g)
 {
-    __m128i wk =
-        _mm_add_epi32(w, _mm_loadu_si128((const __m128i *)(const void *)&srm_sha256_k[4 * g]));
+    __m128i wk = _mm_add_epi32(
+        w, _mm_loadu_si128((const __m128i *)(const void *)&srm_sha256_k[(size_t)4 * g]));
 
     *s1 = _mm_sha256rnds2_epu32(*s1, *s0, wk);
     *s0 = _mm_sha256rnds2_epu32(*s0, *s1, _mm_shuffle_epi32(wk, 0x0E));

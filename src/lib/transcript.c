@@ -116,11 +116,10 @@ int srm_transcript_verify(const struct srm_key *pub, const char *label,
 static int signed_msg(const char *label, const uint8_t th[SRM_HASH_LEN], uint8_t *out, size_t *n)
 {
     struct srm_buf b;
-    int r;
 
     srm_buf_init_write(&b, out, SIGNED_MAX);
-    if ((r = srm_buf_put_bytes(&b, label, strlen(label))) != 0 ||
-        (r = srm_buf_put_bytes(&b, th, SRM_HASH_LEN)) != 0) {
+    if (srm_buf_put_bytes(&b, label, strlen(label)) != 0 ||
+        srm_buf_put_bytes(&b, th, SRM_HASH_LEN) != 0) {
         return SRM_ERR_INTERNAL;
     }
     *n = b.len;

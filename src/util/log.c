@@ -12,6 +12,9 @@
 #include "srm/crypto.h"
 #include "log.h"
 
+/* Longest log line kept (longer ones are cut): bounded, like every buffer here. */
+#define SRM_LOG_LINE_MAX 4096
+
 static const char *log_prog = "srm";
 static FILE *log_info;
 static FILE *log_debug;
@@ -80,8 +83,12 @@ void srm_log(enum srm_log_level level, const char *fmt, ...)
     va_list ap;
     FILE *out;
     const char *prefix;
-    char ts[32];
+    char ts[32], msg[SRM_LOG_LINE_MAX];
 
+    /* Format once: both outputs print the same text, and one va_list pass is all we need. */
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
     switch (level) {
     case SRM_LOG_ERROR:
         out = stderr;
@@ -102,7 +109,6 @@ void srm_log(enum srm_log_level level, const char *fmt, ...)
         break;
     }
     if (out != NULL) {
-        va_start(ap, fmt);
         if (level == SRM_LOG_DEBUG) {
             stamp(ts, sizeof(ts));
             fprintf(out, "%s %s", ts, prefix);
@@ -112,20 +118,15 @@ void srm_log(enum srm_log_level level, const char *fmt, ...)
             stamp(ts, sizeof(ts));
             fprintf(out, "%s %s: ", ts, log_prog);
         }
-        vfprintf(out, fmt, ap);
+        fputs(msg, out);
         fputc('\n', out);
         fflush(out);
-        va_end(ap);
     }
     /* Errors and warnings are also kept in the debug log, with a time. */
     if ((level == SRM_LOG_ERROR || level == SRM_LOG_WARN) && log_debug != NULL &&
         log_debug != out) {
-        va_start(ap, fmt);
         stamp(ts, sizeof(ts));
-        fprintf(log_debug, "%s %s", ts, level == SRM_LOG_ERROR ? "error: " : "warning: ");
-        vfprintf(log_debug, fmt, ap);
-        fputc('\n', log_debug);
-        va_end(ap);
+        fprintf(log_debug, "%s %s%s\n", ts, level == SRM_LOG_ERROR ? "error: " : "warning: ", msg);
     }
 }
 

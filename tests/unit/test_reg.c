@@ -38,7 +38,6 @@ struct run {
     struct srm_reg *relay;
     struct frm hello, chal, resp;
     struct frm relay_out; /* what the relay appended to its last recv */
-    int relay_rc, client_rc;
 };
 
 struct keys {
