@@ -23,6 +23,9 @@
  *   relay        forwarding throughput, relay CPU per message, latency
  *                (relay.c)
  *   connections  relay memory per idle registered client (conns.c)
+ *   cluster      one nats-server and two relay nodes (--cluster): relay
+ *                CPU per message same-node vs cross-node, nats-server CPU,
+ *                latency, at 10,000 msgs/s (cluster.c)
  *
  * The network sections start the relay program (--relay) themselves, pinned
  * to CPU 0, with the keys in --keys DIR; the driver runs on CPU 1 (drv.c).
@@ -139,6 +142,8 @@ static const struct section {
     {"relay", section_relay,
      "P = 1, 10, 100 pairs, 256 B / 4 KiB, unbatched and pipelined; latency at 10k/s"},
     {"connections", section_connections, "relay memory per idle registered client (10,000)"},
+    {"cluster", section_cluster,
+     "two relay nodes on NATS: same- vs cross-node CPU/msg and p99 at 10k/s"},
 };
 
 static void usage(FILE *f)

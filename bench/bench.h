@@ -2,7 +2,7 @@
 /*
  * bench.h: what the files of srm_bench share (bench.c: options, JSON and
  * the record section; drv.c: the relay process and the bench clients;
- * handshake.c, relay.c, conns.c: the network sections).
+ * handshake.c, forward.c, conns.c, cluster.c: the network sections).
  */
 #ifndef SRM_BENCH_H
 #define SRM_BENCH_H
@@ -40,6 +40,7 @@ int section_link(const struct opts *o, struct json *j);
 int section_handshake(const struct opts *o, struct json *j);
 int section_relay(const struct opts *o, struct json *j);
 int section_connections(const struct opts *o, struct json *j);
+int section_cluster(const struct opts *o, struct json *j);
 
 /* ---- drv.c: the relay under test and the bench clients ---- */
 
@@ -59,10 +60,22 @@ int bench_make_names(const char *dir);
 unsigned long bench_raise_nofile(void);
 /* Start the relay on 127.0.0.1, pinned to CPU 0, and wait until it accepts. */
 int relay_start(const struct opts *o, struct relay_proc *rp);
+/*
+ * The same with up to 8 more arguments (NULL-terminated, may be NULL), the
+ * log in KEYS/logname, and SRM_BENCH_RELAY_PREFIX in front only if prefixed.
+ */
+int relay_start_args(const struct opts *o, struct relay_proc *rp, const char *const *extra,
+                     const char *logname, int prefixed);
+/* A free loopback TCP port (bound to 0 and closed again); 0 or -1. */
+int bench_pick_port(uint16_t *port);
+/* 0 once something accepts on 127.0.0.1:port. */
+int bench_try_connect(uint16_t port);
 /* SIGTERM, wait; SIGKILL if it does not stop. */
 void relay_stop(struct relay_proc *rp);
 /* utime + stime of the relay in seconds, from /proc/PID/stat. */
 double relay_cpu(const struct relay_proc *rp);
+/* utime and stime of any process in seconds, from /proc/PID/stat; 0 or -1. */
+int proc_cpu(pid_t pid, double *user, double *sys);
 /* VmRSS of the relay in KiB, from /proc/PID/status; -1 on error. */
 long relay_rss_kib(const struct relay_proc *rp);
 
@@ -124,6 +137,8 @@ void drv_free(struct drv *d);
 void drv_run_for(struct drv *d, double seconds);
 /* Connect and start registering as `name`. */
 int bc_start(struct drv *d, struct bc *c, const char *name, size_t idx);
+/* The same at another relay port (a cluster node) than the driver's. */
+int bc_start_at(struct drv *d, struct bc *c, const char *name, size_t idx, uint16_t port);
 /* Close (no BYE) and free everything the client holds; the struct stays. */
 void bc_close(struct bc *c);
 /*

@@ -60,9 +60,7 @@
 #define REG_ROOM   (4u * SRM_RSA_MAX_BYTES + 1024u)
 #define START_WAIT 60.0 /* seconds the relay may take to listen (longer under valgrind) */
 
-static int pick_port(uint16_t *port);
 static int relay_help(const char *path, char *out, size_t n);
-static int try_connect(uint16_t port);
 static int load_keys(struct drv *d, const char *dir);
 static void timeout_cb(evutil_socket_t fd, short what, void *arg);
 static void read_cb(evutil_socket_t fd, short what, void *arg);
@@ -126,7 +124,7 @@ unsigned long bench_raise_nofile(void)
 }
 
 /* A port nobody listens on now (bind to 0, read it back, close). */
-static int pick_port(uint16_t *port)
+int bench_pick_port(uint16_t *port)
 {
     struct sockaddr_in sa;
     socklen_t sl = sizeof(sa);
@@ -165,7 +163,7 @@ static int relay_help(const char *path, char *out, size_t n)
     return 0;
 }
 
-static int try_connect(uint16_t port)
+int bench_try_connect(uint16_t port)
 {
     struct sockaddr_in sa;
     int fd = socket(AF_INET, SOCK_STREAM, 0), rc;
@@ -184,11 +182,17 @@ static int try_connect(uint16_t port)
 
 int relay_start(const struct opts *o, struct relay_proc *rp)
 {
+    return relay_start_args(o, rp, NULL, "relay.log", 1);
+}
+
+int relay_start_args(const struct opts *o, struct relay_proc *rp, const char *const *extra,
+                     const char *logname, int prefixed)
+{
     char listen_arg[64], logpath[4200], help[8192];
-    const char *argv[40];
+    const char *argv[48];
     char *prefix = NULL, *tok, *save = NULL;
     const char *env = getenv("SRM_BENCH_RELAY_PREFIX");
-    int argc = 0, fd, status;
+    int argc = 0, fd, status, i;
     double t0;
     cpu_set_t set;
 
@@ -198,12 +202,12 @@ int relay_start(const struct opts *o, struct relay_proc *rp)
                         "(scripts/bench.sh gives them)\n");
         return -1;
     }
-    if (pick_port(&rp->port) != 0) {
+    if (bench_pick_port(&rp->port) != 0) {
         fprintf(stderr, "error: cannot find a free port: %s\n", strerror(errno));
         return -1;
     }
     /* A profiler in front of the relay, e.g. "valgrind --tool=callgrind". */
-    if (env != NULL && env[0] != '\0') {
+    if (prefixed && env != NULL && env[0] != '\0') {
         prefix = strdup(env);
         for (tok = strtok_r(prefix, " ", &save); tok != NULL && argc < 20;
              tok = strtok_r(NULL, " ", &save)) {
@@ -244,8 +248,12 @@ int relay_start(const struct opts *o, struct relay_proc *rp)
         argv[argc++] = "--keepalive";
         argv[argc++] = "3600";
     }
+    /* Section-specific arguments (e.g. --cluster URL --node NAME), at most 8. */
+    for (i = 0; extra != NULL && extra[i] != NULL && i < 8; i++) {
+        argv[argc++] = extra[i];
+    }
     argv[argc] = NULL;
-    snprintf(logpath, sizeof(logpath), "%s/relay.log", o->keys_dir);
+    snprintf(logpath, sizeof(logpath), "%s/%s", o->keys_dir, logname);
     fflush(NULL);
     rp->pid = fork();
     if (rp->pid < 0) {
@@ -268,7 +276,7 @@ int relay_start(const struct opts *o, struct relay_proc *rp)
     }
     free(prefix);
     t0 = now();
-    while (try_connect(rp->port) != 0) {
+    while (bench_try_connect(rp->port) != 0) {
         if (waitpid(rp->pid, &status, WNOHANG) == rp->pid || now() - t0 > START_WAIT) {
             fprintf(stderr, "error: the relay did not start (see %s)\n", logpath);
             if (now() - t0 > START_WAIT) {
@@ -304,13 +312,20 @@ void relay_stop(struct relay_proc *rp)
 
 double relay_cpu(const struct relay_proc *rp)
 {
+    double user, sys;
+
+    return proc_cpu(rp->pid, &user, &sys) == 0 ? user + sys : -1;
+}
+
+int proc_cpu(pid_t pid, double *user, double *sys)
+{
     char path[64], buf[2048], *p;
     unsigned long ut = 0, st = 0;
     FILE *f;
     size_t n;
     int i;
 
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)rp->pid);
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     if ((f = fopen(path, "r")) == NULL) {
         return -1;
     }
@@ -328,7 +343,9 @@ double relay_cpu(const struct relay_proc *rp)
     if (p == NULL || sscanf(p, " %lu %lu", &ut, &st) != 2) {
         return -1;
     }
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    *user = (double)ut / (double)sysconf(_SC_CLK_TCK);
+    *sys = (double)st / (double)sysconf(_SC_CLK_TCK);
+    return 0;
 }
 
 long relay_rss_kib(const struct relay_proc *rp)
@@ -439,6 +456,11 @@ void drv_run_for(struct drv *d, double seconds)
 
 int bc_start(struct drv *d, struct bc *c, const char *name, size_t idx)
 {
+    return bc_start_at(d, c, name, idx, d->port);
+}
+
+int bc_start_at(struct drv *d, struct bc *c, const char *name, size_t idx, uint16_t port)
+{
     struct sockaddr_in sa;
     struct srm_buf b;
     int one = 1, rc;
@@ -486,7 +508,7 @@ int bc_start(struct drv *d, struct bc *c, const char *name, size_t idx)
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sa.sin_port = htons(d->port);
+    sa.sin_port = htons(port);
     if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 && errno != EINPROGRESS) {
         fprintf(stderr, "error: connect: %s\n", strerror(errno));
         goto fail;
