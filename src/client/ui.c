@@ -48,6 +48,9 @@ static void ui_line_cb(char *line);
 static void ui_emit(struct client *c, int is_err, const char *color, const char *line);
 static void ui_vformat(struct client *c, const char *color, const char *prefix, const char *fmt,
                        va_list ap) __attribute__((format(printf, 4, 0)));
+static void ui_vdiag(struct client *c, enum srm_log_level level, const char *word,
+                     const char *color, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
 static int utf8_seq(const uint8_t *in, size_t n, size_t *seqlen);
 
 /* Terminal mode: install the line editor once registered. */
@@ -259,42 +262,42 @@ void ui_status(struct client *c, const char *fmt, ...)
 /* "error: " lines, always on standard error (red on a terminal), also in the debug log. */
 void ui_error(struct client *c, const char *fmt, ...)
 {
-    char msg[1024];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    ui_vdiag(c, SRM_LOG_ERROR, "error", COL_ERROR, fmt, ap);
     va_end(ap);
-    if (c->batch || !c->rl_installed) {
-        srm_error("%s", msg);
-        return;
-    }
-    srm_debug("error: %s", msg);
-    {
-        char line[1100];
-        snprintf(line, sizeof(line), "error: %s", msg);
-        ui_emit(c, 1, COL_ERROR, line);
-    }
 }
 
+/* "warning: " lines, the same way as ui_error (yellow on a terminal). */
 void ui_warn(struct client *c, const char *fmt, ...)
 {
-    char msg[1024];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    ui_vdiag(c, SRM_LOG_WARN, "warning", COL_WARN, fmt, ap);
     va_end(ap);
+}
+
+/*
+ * Errors and warnings: to the log (standard error) in batch mode or before
+ * readline is up; otherwise "word: msg" on the terminal in color, and the
+ * same into the debug log.
+ */
+static void ui_vdiag(struct client *c, enum srm_log_level level, const char *word,
+                     const char *color, const char *fmt, va_list ap)
+{
+    char msg[1024];
+    char line[1100];
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     if (c->batch || !c->rl_installed) {
-        srm_warn("%s", msg);
+        srm_log(level, "%s", msg);
         return;
     }
-    srm_debug("warning: %s", msg);
-    {
-        char line[1100];
-        snprintf(line, sizeof(line), "warning: %s", msg);
-        ui_emit(c, 1, COL_WARN, line);
-    }
+    srm_debug("%s: %s", word, msg);
+    snprintf(line, sizeof(line), "%s: %s", word, msg);
+    ui_emit(c, 1, color, line);
 }
 
 /* Plain output (help, fingerprints): terminal stdout, batch standard error. */

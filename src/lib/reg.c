@@ -81,6 +81,9 @@ SRM_MUST_USE static int install_link(const uint8_t z[SRM_X25519_LEN],
                                      const uint8_t nr[SRM_NONCE_LEN],
                                      const uint8_t th[SRM_HASH_LEN], enum srm_link_role role,
                                      struct srm_link **out);
+SRM_MUST_USE static int send_step(struct srm_reg *r, struct srm_buf *out, uint8_t type,
+                                  const char *label, struct srm_buf *body, struct srm_link **link,
+                                  enum reg_state next);
 
 static struct srm_reg *reg_alloc(void)
 {
@@ -285,8 +288,8 @@ static int relay_hello(struct srm_reg *r, const struct srm_frame *f, struct srm_
     uint8_t dec[SRM_RSA_MAX_BYTES] = {0};
     uint8_t nc[SRM_NONCE_LEN], nc_rand[SRM_NONCE_LEN], nr[SRM_NONCE_LEN];
     uint8_t eph_c[SRM_X25519_LEN], z[SRM_X25519_LEN];
-    uint8_t enc_nr[SRM_RSA_MAX_BYTES], sig[SRM_RSA_MAX_BYTES], rec[CONFIRM_REC_LEN];
-    size_t declen = 0, enclen = 0, siglen = 0, namelen = 0, enc_nc_len = 0, i;
+    uint8_t enc_nr[SRM_RSA_MAX_BYTES];
+    size_t declen = 0, enclen = 0, namelen = 0, enc_nc_len = 0, i;
     const uint8_t *namep = NULL, *enc_nc = NULL;
     struct srm_key *client_pub = NULL;
     struct srm_link *link = NULL;
@@ -353,27 +356,19 @@ static int relay_hello(struct srm_reg *r, const struct srm_frame *f, struct srm_
         (err = srm_oaep_encrypt(r->peer, nr, sizeof(nr), enc_nr, &enclen)) != 0 ||
         (err = srm_transcript_reg(SRM_WIRE_VERSION, r->name, r->fp_peer, r->fp_own, nc, nr, eph_c,
                                   r->eph_pub, r->th)) != 0 ||
-        (err = srm_transcript_sign(r->own, SRM_SIG_REG_RELAY, r->th, sig, &siglen)) != 0 ||
-        (err = install_link(z, nc, nr, r->th, SRM_LINK_RELAY, &link)) != 0 ||
-        (err = seal_confirm(link, r->th, rec)) != 0) {
+        (err = install_link(z, nc, nr, r->th, SRM_LINK_RELAY, &link)) != 0) {
         goto out;
     }
     srm_buf_init_write(&b, body, sizeof(body));
     if (srm_buf_put_u8(&b, SRM_WIRE_VERSION) != 0 ||
         srm_buf_put_bytes(&b, r->eph_pub, sizeof(r->eph_pub)) != 0 ||
-        srm_buf_put_string16(&b, enc_nr, enclen) != 0 ||
-        srm_buf_put_string16(&b, sig, siglen) != 0 ||
-        srm_buf_put_bytes(&b, rec, sizeof(rec)) != 0) {
+        srm_buf_put_string16(&b, enc_nr, enclen) != 0) {
         err = SRM_ERR_INTERNAL;
         goto out;
     }
-    if ((err = srm_frame_encode(out, SRM_FRAME_REG_CHALLENGE, body, b.len)) != 0) {
-        goto out;
-    }
-    r->link = link;
-    link = NULL;
-    r->st = REG_RELAY_CHAL_SENT;
-    err = 0;
+    /* ... || sig || CONFIRM record */
+    err = send_step(r, out, SRM_FRAME_REG_CHALLENGE, SRM_SIG_REG_RELAY, &b, &link,
+                    REG_RELAY_CHAL_SENT);
 out:
     /* The keys are installed (or abandoned): no handshake secret outlives this call. */
     wipe_handshake(r);
@@ -420,9 +415,8 @@ static int client_challenge(struct srm_reg *r, const struct srm_frame *f, struct
     uint8_t body[RESP_MAX];
     uint8_t eph_r[SRM_X25519_LEN], z[SRM_X25519_LEN];
     uint8_t nr[SRM_RSA_MAX_BYTES];
-    uint8_t sig[SRM_RSA_MAX_BYTES], rec[CONFIRM_REC_LEN];
     const uint8_t *enc_nr = NULL, *sig_r = NULL, *rec_r = NULL;
-    size_t enc_nr_len = 0, sig_r_len = 0, nrlen = 0, siglen = 0;
+    size_t enc_nr_len = 0, sig_r_len = 0, nrlen = 0;
     struct srm_link *link = NULL;
     struct srm_buf b;
     uint8_t version = 0;
@@ -470,30 +464,45 @@ static int client_challenge(struct srm_reg *r, const struct srm_frame *f, struct
         (err = open_confirm(link, r->th, rec_r)) != 0) {
         goto out;
     }
-    /* 3. client -> relay: response */
-    if ((err = srm_transcript_sign(r->own, SRM_SIG_REG_CLIENT, r->th, sig, &siglen)) != 0 ||
-        (err = seal_confirm(link, r->th, rec)) != 0) {
-        goto out;
-    }
+    /* 3. client -> relay: response = sig || CONFIRM record */
     srm_buf_init_write(&b, body, sizeof(body));
-    if (srm_buf_put_string16(&b, sig, siglen) != 0 ||
-        srm_buf_put_bytes(&b, rec, sizeof(rec)) != 0) {
-        err = SRM_ERR_INTERNAL;
-        goto out;
-    }
-    if ((err = srm_frame_encode(out, SRM_FRAME_REG_RESPONSE, body, b.len)) != 0) {
-        goto out;
-    }
-    r->link = link;
-    link = NULL;
-    r->st = REG_DONE;
-    err = 0;
+    err = send_step(r, out, SRM_FRAME_REG_RESPONSE, SRM_SIG_REG_CLIENT, &b, &link, REG_DONE);
 out:
     wipe_handshake(r);
     srm_wipe(nr, sizeof(nr));
     srm_wipe(z, sizeof(z));
     srm_link_free(link);
     return err;
+}
+
+/*
+ * The end of steps 2 and 3, the same for both sides: append our signature
+ * over TH (under our role's label) and CONFIRM(TH) sealed as the first record
+ * of the new link to body, frame it as type and, only once it is written,
+ * keep the link (taken from *link) and move to state next.
+ */
+static int send_step(struct srm_reg *r, struct srm_buf *out, uint8_t type, const char *label,
+                     struct srm_buf *body, struct srm_link **link, enum reg_state next)
+{
+    uint8_t sig[SRM_RSA_MAX_BYTES], rec[CONFIRM_REC_LEN];
+    size_t siglen = 0;
+    int err;
+
+    if ((err = srm_transcript_sign(r->own, label, r->th, sig, &siglen)) != 0 ||
+        (err = seal_confirm(*link, r->th, rec)) != 0) {
+        return err;
+    }
+    if (srm_buf_put_string16(body, sig, siglen) != 0 ||
+        srm_buf_put_bytes(body, rec, sizeof(rec)) != 0) {
+        return SRM_ERR_INTERNAL;
+    }
+    if ((err = srm_frame_encode(out, type, body->data, body->len)) != 0) {
+        return err;
+    }
+    r->link = *link;
+    *link = NULL;
+    r->st = next;
+    return 0;
 }
 
 /* Key schedule of DESIGN.md 4 with the client as initiator; OKM wiped here. */

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_edit.h"
 #include "srm/err.h"
 #include "srm/link.h"
 #include "srm/wire.h"
@@ -105,11 +106,7 @@ static void fuzz_mutate(const uint8_t *data, size_t size)
         abort();
     }
     memcpy(orig, rec, n);
-    for (i = 2; i < size && size - i >= 3; i += 3) {
-        size_t pos = ((size_t)data[i] << 8 | data[i + 1]) % n;
-
-        rec[pos] ^= data[i + 2];
-    }
+    tu_fuzz_apply_edits(rec, n, data, size);
     if ((data[0] & 2) != 0) {
         size_t cut = 1u + (data[0] >> 3);
 

@@ -342,14 +342,19 @@ class Proxy:
         with self.lock:
             socks, self.socks = self.socks, []
         for s in socks:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            try:
-                s.close()
-            except OSError:
-                pass
+            self._hard_close(s)
+
+    @staticmethod
+    def _hard_close(s):
+        """Shut a socket down both ways and close it, ignoring errors (it may be gone already)."""
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
+            s.close()
+        except OSError:
+            pass
 
     def _hook_for(self, direction, ftype):
         with self.lock:
@@ -360,18 +365,26 @@ class Proxy:
                     return h
         return None
 
+    @staticmethod
+    def _recv_or_eof(src, dst):
+        """The next bytes from src; at its end (or on an error) half-close dst and return None."""
+        try:
+            data = src.recv(65536)
+        except OSError:
+            data = b""
+        if not data:
+            try:
+                dst.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+            return None
+        return data
+
     def _pump_framed(self, src, dst, record, direction, cid=0):
         buf = bytearray()
         while True:
-            try:
-                data = src.recv(65536)
-            except OSError:
-                data = b""
-            if not data:
-                try:
-                    dst.shutdown(socket.SHUT_WR)
-                except OSError:
-                    pass
+            data = self._recv_or_eof(src, dst)
+            if data is None:
                 return
             with self.lock:
                 record += data
@@ -405,27 +418,13 @@ class Proxy:
                 return
             if cut:
                 for s in (src, dst):
-                    try:
-                        s.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-                    try:
-                        s.close()
-                    except OSError:
-                        pass
+                    self._hard_close(s)
                 return
 
     def _pump(self, src, dst, record, direction=None, cid=0):
         while True:
-            try:
-                data = src.recv(65536)
-            except OSError:
-                data = b""
-            if not data:
-                try:
-                    dst.shutdown(socket.SHUT_WR)
-                except OSError:
-                    pass
+            data = self._recv_or_eof(src, dst)
+            if data is None:
                 return
             with self.lock:
                 record += data

@@ -10,7 +10,6 @@ line), alice reconnects, and in the end bob has every message exactly once
 and both batch clients exit 0.
 """
 import random
-import socket
 import struct
 import threading
 
@@ -35,15 +34,8 @@ class FlipProxy(Proxy):
             return super()._pump(src, dst, rec, direction, cid)
         buf = bytearray()
         while True:
-            try:
-                data = src.recv(65536)
-            except OSError:
-                data = b""
-            if not data:
-                try:
-                    dst.shutdown(socket.SHUT_WR)
-                except OSError:
-                    pass
+            data = self._recv_or_eof(src, dst)
+            if data is None:
                 return
             buf += data
             out = bytearray()

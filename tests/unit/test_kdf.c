@@ -25,34 +25,34 @@
 #include "srm/err.h"
 #include "srm/kdf.h"
 #include "srm/wire.h"
+#include "vectors.h"
 
 struct kdf_in {
     uint8_t z[32], ni[32], nr[32], th[32];
 };
 
-static cJSON *load_vectors(const char *name);
-static void hex_exact(const cJSON *obj, const char *key, uint8_t *out, size_t n);
 static void read_inputs(const cJSON *v, struct kdf_in *in);
 static void evp_hkdf(const struct kdf_in *in, const char *label, uint8_t *okm, size_t n);
 
 static void test_session_vectors(void **state)
 {
-    cJSON *root = load_vectors("session_keys.json");
+    cJSON *root = tu_load_vectors("session_keys.json");
     const cJSON *v;
     int count = 0;
 
     (void)state;
+    assert_true(cJSON_IsArray(root));
     cJSON_ArrayForEach(v, root)
     {
         struct kdf_in in;
         struct srm_session_keys want, got;
 
         read_inputs(v, &in);
-        hex_exact(v, "k_enc_i2r", want.k_enc_i2r, 32);
-        hex_exact(v, "k_mac_i2r", want.k_mac_i2r, 32);
-        hex_exact(v, "k_enc_r2i", want.k_enc_r2i, 32);
-        hex_exact(v, "k_mac_r2i", want.k_mac_r2i, 32);
-        hex_exact(v, "session_id", want.session_id, 16);
+        tu_hex_exact(v, "k_enc_i2r", want.k_enc_i2r, 32);
+        tu_hex_exact(v, "k_mac_i2r", want.k_mac_i2r, 32);
+        tu_hex_exact(v, "k_enc_r2i", want.k_enc_r2i, 32);
+        tu_hex_exact(v, "k_mac_r2i", want.k_mac_r2i, 32);
+        tu_hex_exact(v, "session_id", want.session_id, 16);
         memset(&got, 0xee, sizeof(got));
         assert_int_equal(srm_kdf_session(in.z, in.ni, in.nr, in.th, &got), 0);
         assert_memory_equal(got.k_enc_i2r, want.k_enc_i2r, 32);
@@ -69,22 +69,23 @@ static void test_session_vectors(void **state)
 
 static void test_link_vectors(void **state)
 {
-    cJSON *root = load_vectors("link_keys.json");
+    cJSON *root = tu_load_vectors("link_keys.json");
     const cJSON *v;
     int count = 0;
 
     (void)state;
+    assert_true(cJSON_IsArray(root));
     cJSON_ArrayForEach(v, root)
     {
         struct kdf_in in;
         struct srm_link_keys want, got;
 
         read_inputs(v, &in);
-        hex_exact(v, "key_c2r", want.key_c2r, 32);
-        hex_exact(v, "key_r2c", want.key_r2c, 32);
-        hex_exact(v, "iv_c2r", want.iv_c2r, 4);
-        hex_exact(v, "iv_r2c", want.iv_r2c, 4);
-        hex_exact(v, "link_id", want.link_id, 16);
+        tu_hex_exact(v, "key_c2r", want.key_c2r, 32);
+        tu_hex_exact(v, "key_r2c", want.key_r2c, 32);
+        tu_hex_exact(v, "iv_c2r", want.iv_c2r, 4);
+        tu_hex_exact(v, "iv_r2c", want.iv_r2c, 4);
+        tu_hex_exact(v, "link_id", want.link_id, 16);
         memset(&got, 0xee, sizeof(got));
         assert_int_equal(srm_kdf_link(in.z, in.ni, in.nr, in.th, &got), 0);
         assert_memory_equal(got.key_c2r, want.key_c2r, 32);
@@ -224,69 +225,12 @@ static void evp_hkdf(const struct kdf_in *in, const char *label, uint8_t *okm, s
     EVP_KDF_free(kdf);
 }
 
-static cJSON *load_vectors(const char *name)
-{
-    const char *dir = getenv("SRM_VECTORS_DIR");
-    char path[4096];
-    FILE *f;
-    long len;
-    char *text;
-    cJSON *root;
-
-    assert_non_null(dir);
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    len = ftell(f);
-    assert_true(len > 0);
-    assert_int_equal(fseek(f, 0, SEEK_SET), 0);
-    text = malloc((size_t)len + 1);
-    assert_non_null(text);
-    assert_int_equal(fread(text, 1, (size_t)len, f), (size_t)len);
-    text[len] = '\0';
-    fclose(f);
-    root = cJSON_Parse(text);
-    free(text);
-    assert_non_null(root);
-    assert_true(cJSON_IsArray(root));
-    return root;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    return -1;
-}
-
-static void hex_exact(const cJSON *obj, const char *key, uint8_t *out, size_t n)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-    const char *s;
-    size_t i;
-
-    assert_true(cJSON_IsString(it));
-    s = it->valuestring;
-    assert_int_equal(strlen(s), 2 * n);
-    for (i = 0; i < n; i++) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-
-        assert_true(hi >= 0 && lo >= 0);
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-}
-
 static void read_inputs(const cJSON *v, struct kdf_in *in)
 {
-    hex_exact(v, "z", in->z, 32);
-    hex_exact(v, "ni", in->ni, 32);
-    hex_exact(v, "nr", in->nr, 32);
-    hex_exact(v, "th", in->th, 32);
+    tu_hex_exact(v, "z", in->z, 32);
+    tu_hex_exact(v, "ni", in->ni, 32);
+    tu_hex_exact(v, "nr", in->nr, 32);
+    tu_hex_exact(v, "th", in->th, 32);
 }
 
 int main(void)

@@ -8,6 +8,13 @@
  * length all fail with the plaintext wiped and the counter unchanged (the
  * genuine next record still opens); size and counter limits; and the frame
  * helpers with a client and a relay built from link_keys.json.
+ *
+ * Differential: link.c drives the GCM provider through prebuilt parameter
+ * arrays (nonce as the whole "fixed IV", tag set before the ciphertext), so
+ * every vector and a few thousand random records are also sealed and opened
+ * with the plain EVP sequence (fresh key + nonce per record, tag through
+ * EVP_CIPHER_CTX_ctrl) and must agree byte for byte in both directions,
+ * including after failed opens and seal/open on one direction object.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,17 +26,21 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 
 #include "srm/buf.h"
 #include "srm/err.h"
 #include "srm/kdf.h"
 #include "srm/link.h"
 #include "srm/wire.h"
+#include "vectors.h"
 
-static cJSON *load_vectors(const char *name);
-static uint8_t *hex_field(const cJSON *obj, const char *key, size_t *n);
-static void hex_exact(const cJSON *obj, const char *key, uint8_t *out, size_t n);
-static uint64_t seq_field(const cJSON *obj);
+static void ref_seal(const uint8_t *k, const uint8_t *iv, const uint8_t *l, uint64_t seq,
+                     const uint8_t *pt, size_t n, uint8_t *rec);
+static int ref_open(const uint8_t *k, const uint8_t *iv, const uint8_t *l, uint64_t seq,
+                    const uint8_t *rec, size_t n, uint8_t *pt);
 
 static const uint8_t key[32] = {0x41, 0x42, 0x43};
 static const uint8_t iv4[4] = {0xa0, 0xa1, 0xa2, 0xa3};
@@ -103,7 +114,7 @@ static void open_fails(struct srm_link_dir *d, const uint8_t *rec, size_t n, int
 
 static void test_vectors(void **state)
 {
-    cJSON *root = load_vectors("link_record.json");
+    cJSON *root = tu_load_vectors("link_record.json");
     const cJSON *v;
     int count = 0, have[6] = {0}, big_seq = 0, seq0 = 0, k;
     static const size_t sizes[6] = {0, 1, 31, 32, 33, 65536};
@@ -113,10 +124,10 @@ static void test_vectors(void **state)
     cJSON_ArrayForEach(v, root)
     {
         size_t nk, ni, nl, np, nr, j;
-        uint8_t *kk = hex_field(v, "key", &nk), *iv = hex_field(v, "iv", &ni);
-        uint8_t *l = hex_field(v, "link_id", &nl), *pt = hex_field(v, "plaintext", &np);
-        uint8_t *rec = hex_field(v, "record", &nr);
-        uint64_t seq = seq_field(v);
+        uint8_t *kk = tu_hex_field(v, "key", &nk), *iv = tu_hex_field(v, "iv", &ni);
+        uint8_t *l = tu_hex_field(v, "link_id", &nl), *pt = tu_hex_field(v, "plaintext", &np);
+        uint8_t *rec = tu_hex_field(v, "record", &nr);
+        uint64_t seq = tu_seq_field(v);
         struct srm_link_dir *tx = NULL, *rx = NULL;
         uint8_t *out = malloc(nr), *dec = malloc(nr);
 
@@ -337,15 +348,15 @@ static void test_limits(void **state)
 
 static void load_link_keys(struct srm_link_keys *k)
 {
-    cJSON *root = load_vectors("link_keys.json");
+    cJSON *root = tu_load_vectors("link_keys.json");
     const cJSON *v = cJSON_GetArrayItem(root, 0);
 
     assert_non_null(v);
-    hex_exact(v, "key_c2r", k->key_c2r, sizeof(k->key_c2r));
-    hex_exact(v, "key_r2c", k->key_r2c, sizeof(k->key_r2c));
-    hex_exact(v, "iv_c2r", k->iv_c2r, sizeof(k->iv_c2r));
-    hex_exact(v, "iv_r2c", k->iv_r2c, sizeof(k->iv_r2c));
-    hex_exact(v, "link_id", k->link_id, sizeof(k->link_id));
+    tu_hex_exact(v, "key_c2r", k->key_c2r, sizeof(k->key_c2r));
+    tu_hex_exact(v, "key_r2c", k->key_r2c, sizeof(k->key_r2c));
+    tu_hex_exact(v, "iv_c2r", k->iv_c2r, sizeof(k->iv_c2r));
+    tu_hex_exact(v, "iv_r2c", k->iv_r2c, sizeof(k->iv_r2c));
+    tu_hex_exact(v, "link_id", k->link_id, sizeof(k->link_id));
     cJSON_Delete(root);
 }
 
@@ -437,88 +448,195 @@ static void test_link_roles_and_frames(void **state)
     srm_kdf_link_wipe(&k);
 }
 
-static cJSON *load_vectors(const char *name)
-{
-    const char *dir = getenv("SRM_VECTORS_DIR");
-    char path[4096];
-    FILE *f;
-    long len;
-    char *text;
-    cJSON *root;
+/* ---- differential: the plain EVP sequence, one fresh context per record ---- */
 
-    assert_non_null(dir);
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    len = ftell(f);
-    assert_true(len > 0);
-    assert_int_equal(fseek(f, 0, SEEK_SET), 0);
-    text = malloc((size_t)len + 1);
-    assert_non_null(text);
-    assert_int_equal(fread(text, 1, (size_t)len, f), (size_t)len);
-    text[len] = '\0';
-    fclose(f);
-    root = cJSON_Parse(text);
-    free(text);
-    assert_non_null(root);
-    return root;
-}
-
-static int hexval(char c)
+static void ref_nonce_aad(const uint8_t *iv, const uint8_t *l, uint64_t seq, uint8_t nonce[12],
+                          uint8_t aad[24])
 {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
+    int i;
+
+    memcpy(nonce, iv, 4);
+    memcpy(aad, l, 16);
+    for (i = 0; i < 8; i++) {
+        nonce[4 + i] = (uint8_t)(seq >> (56 - 8 * i));
+        aad[16 + i] = nonce[4 + i];
     }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
+}
+
+static void ref_seal(const uint8_t *k, const uint8_t *iv, const uint8_t *l, uint64_t seq,
+                     const uint8_t *pt, size_t n, uint8_t *rec)
+{
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    uint8_t nonce[12], aad[24], fin[32];
+    int outl = 0;
+
+    assert_non_null(c);
+    ref_nonce_aad(iv, l, seq, nonce, aad);
+    assert_int_equal(EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL), 1);
+    assert_int_equal(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, 12, NULL), 1);
+    assert_int_equal(EVP_EncryptInit_ex(c, NULL, NULL, k, nonce), 1);
+    assert_int_equal(EVP_EncryptUpdate(c, NULL, &outl, aad, 24), 1);
+    if (n != 0) {
+        assert_int_equal(EVP_EncryptUpdate(c, rec, &outl, pt, (int)n), 1);
+        assert_int_equal(outl, (int)n);
     }
-    return -1;
+    assert_int_equal(EVP_EncryptFinal_ex(c, fin, &outl), 1);
+    assert_int_equal(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, 16, rec + n), 1);
+    EVP_CIPHER_CTX_free(c);
 }
 
-static uint8_t *hex_field(const cJSON *obj, const char *k, size_t *n)
+/* 1 if rec (n >= 16) authenticates, with the plaintext in pt; 0 if not. */
+static int ref_open(const uint8_t *k, const uint8_t *iv, const uint8_t *l, uint64_t seq,
+                    const uint8_t *rec, size_t n, uint8_t *pt)
 {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, k);
-    const char *s;
-    size_t len, i;
-    uint8_t *out;
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    uint8_t nonce[12], aad[24], fin[32], tag[16];
+    int outl = 0, ok;
 
-    assert_true(cJSON_IsString(it));
-    s = it->valuestring;
-    len = strlen(s);
-    assert_int_equal(len % 2, 0);
-    out = malloc(len / 2 + 1);
-    assert_non_null(out);
-    for (i = 0; i < len / 2; i++) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-
-        assert_true(hi >= 0 && lo >= 0);
-        out[i] = (uint8_t)(hi << 4 | lo);
+    assert_non_null(c);
+    assert_true(n >= 16);
+    memcpy(tag, rec + (n - 16), 16);
+    ref_nonce_aad(iv, l, seq, nonce, aad);
+    assert_int_equal(EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL), 1);
+    assert_int_equal(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_IVLEN, 12, NULL), 1);
+    assert_int_equal(EVP_DecryptInit_ex(c, NULL, NULL, k, nonce), 1);
+    assert_int_equal(EVP_DecryptUpdate(c, NULL, &outl, aad, 24), 1);
+    if (n > 16) {
+        assert_int_equal(EVP_DecryptUpdate(c, pt, &outl, rec, (int)(n - 16)), 1);
     }
-    *n = len / 2;
-    return out;
+    assert_int_equal(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, 16, tag), 1);
+    ok = EVP_DecryptFinal_ex(c, fin, &outl) == 1;
+    EVP_CIPHER_CTX_free(c);
+    return ok;
 }
 
-static void hex_exact(const cJSON *obj, const char *k, uint8_t *out, size_t n)
+/* Every vector through the reference path too: the vectors check the reference, it checks us. */
+static void test_differential_vectors(void **state)
 {
-    size_t got;
-    uint8_t *p = hex_field(obj, k, &got);
+    cJSON *root = tu_load_vectors("link_record.json");
+    const cJSON *v;
+    int count = 0;
 
-    assert_int_equal(got, n);
-    memcpy(out, p, n);
-    free(p);
+    (void)state;
+    cJSON_ArrayForEach(v, root)
+    {
+        size_t nk, ni, nl, np, nr;
+        uint8_t *kk = tu_hex_field(v, "key", &nk), *iv = tu_hex_field(v, "iv", &ni);
+        uint8_t *l = tu_hex_field(v, "link_id", &nl), *pt = tu_hex_field(v, "plaintext", &np);
+        uint8_t *rec = tu_hex_field(v, "record", &nr);
+        uint8_t *ref = malloc(nr), *dec = malloc(nr);
+
+        assert_non_null(ref);
+        assert_non_null(dec);
+        assert_int_equal(nr, np + SRM_LINK_TAG_LEN);
+        ref_seal(kk, iv, l, tu_seq_field(v), pt, np, ref);
+        assert_memory_equal(ref, rec, nr);
+        assert_int_equal(ref_open(kk, iv, l, tu_seq_field(v), rec, nr, dec), 1);
+        if (np != 0) {
+            assert_memory_equal(dec, pt, np);
+        }
+        count++;
+        free(kk);
+        free(iv);
+        free(l);
+        free(pt);
+        free(rec);
+        free(ref);
+        free(dec);
+    }
+    assert_true(count >= 8);
+    cJSON_Delete(root);
 }
 
-static uint64_t seq_field(const cJSON *obj)
+static uint64_t xs_next(uint64_t *s)
 {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, "seq");
-    double d;
+    /* xorshift64: deterministic, so a failure is reproducible */
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
 
-    assert_true(cJSON_IsNumber(it));
-    d = it->valuedouble;
-    assert_true(d >= 0 && d <= 9007199254740992.0);
-    assert_true((double)(uint64_t)d == d);
-    return (uint64_t)d;
+static void xs_fill(uint64_t *s, uint8_t *p, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        p[i] = (uint8_t)xs_next(s);
+    }
+}
+
+static void test_differential_random(void **state)
+{
+    /* Start counters where the big-endian seq carries across bytes and words. */
+    static const uint64_t starts[] = {
+        0, 250, 0xfff0, 0xfffffff0ull, 0x00fffffffffffff8ull, UINT64_MAX - 400u};
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    uint8_t k[32], iv[4], l[16];
+    uint8_t *pt = malloc(5000), *rec = malloc(5000 + 16), *ref = malloc(5000 + 16),
+            *dec = malloc(5000 + 16);
+    size_t s, r, n;
+
+    (void)state;
+    assert_non_null(pt);
+    assert_non_null(rec);
+    assert_non_null(ref);
+    assert_non_null(dec);
+    for (s = 0; s < sizeof(starts) / sizeof(starts[0]); s++) {
+        struct srm_link_dir *tx = NULL, *rx = NULL;
+        uint64_t seq = starts[s];
+
+        xs_fill(&rng, k, sizeof(k));
+        xs_fill(&rng, iv, sizeof(iv));
+        xs_fill(&rng, l, sizeof(l));
+        assert_int_equal(srm_link_dir_new(k, iv, l, &tx), 0);
+        assert_int_equal(srm_link_dir_new(k, iv, l, &rx), 0);
+        srm_link_dir_set_seq(tx, seq);
+        srm_link_dir_set_seq(rx, seq);
+        for (r = 0; r < 300; r++, seq++) {
+            /* mostly small records, the relay's case; sometimes up to 5000 bytes */
+            n = (size_t)(xs_next(&rng) % (r % 10 == 9 ? 5000u : 300u));
+            xs_fill(&rng, pt, n);
+            assert_true(srm_link_dir_seq(tx) == seq);
+            ref_seal(k, iv, l, seq, pt, n, ref);
+            assert_int_equal(srm_link_dir_seal(tx, pt, n, rec), 0);
+            assert_memory_equal(rec, ref, n + 16);
+            /* the reference accepts ours, and a forged copy is refused by both */
+            assert_int_equal(ref_open(k, iv, l, seq, rec, n + 16, dec), 1);
+            if (r % 7 == 3) {
+                rec[xs_next(&rng) % (n + 16)] ^= (uint8_t)(1u << (xs_next(&rng) % 8));
+                assert_int_equal(ref_open(k, iv, l, seq, rec, n + 16, dec), 0);
+                assert_int_equal(srm_link_dir_open(rx, rec, n + 16, dec), SRM_ERR_BAD_MAC);
+                memcpy(rec, ref, n + 16);
+            }
+            /* the genuine record still opens after a failure, in place or not */
+            if (r % 2 == 0) {
+                assert_int_equal(srm_link_dir_open(rx, rec, n + 16, dec), 0);
+                if (n != 0) {
+                    assert_memory_equal(dec, pt, n);
+                }
+            } else {
+                assert_int_equal(srm_link_dir_open(rx, rec, n + 16, rec), 0);
+                if (n != 0) {
+                    assert_memory_equal(rec, pt, n);
+                }
+            }
+            /* one direction object used both ways: its scratch must not leak between them */
+            if (r % 11 == 5) {
+                uint64_t tseq = srm_link_dir_seq(tx);
+
+                srm_link_dir_set_seq(tx, seq);
+                assert_int_equal(srm_link_dir_open(tx, ref, n + 16, dec), 0);
+                assert_true(srm_link_dir_seq(tx) == tseq);
+            }
+        }
+        srm_link_dir_free(tx);
+        srm_link_dir_free(rx);
+    }
+    free(pt);
+    free(rec);
+    free(ref);
+    free(dec);
 }
 
 int main(void)
@@ -531,6 +649,8 @@ int main(void)
         cmocka_unit_test(test_wrong_key_iv_linkid),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_link_roles_and_frames),
+        cmocka_unit_test(test_differential_vectors),
+        cmocka_unit_test(test_differential_random),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

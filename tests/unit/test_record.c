@@ -29,10 +29,8 @@
 #include "srm/err.h"
 #include "srm/record.h"
 #include "srm/wire.h"
+#include "vectors.h"
 
-static cJSON *load_vectors(const char *name);
-static uint8_t *hex_field(const cJSON *obj, const char *key, size_t *n);
-static uint64_t seq_field(const cJSON *obj);
 static void ref_hmac(const uint8_t *key, const uint8_t *msg, size_t n, uint8_t out[32]);
 
 static const uint8_t k_enc[32] = {0x11, 0x12, 0x13};
@@ -106,7 +104,7 @@ static void open_fails(struct srm_record *r, const uint8_t *rec, size_t n, int e
 
 static void test_vectors(void **state)
 {
-    cJSON *root = load_vectors("record.json");
+    cJSON *root = tu_load_vectors("record.json");
     const cJSON *v;
     int count = 0, have[6] = {0}, big_seq = 0, seq0 = 0;
     static const size_t sizes[6] = {0, 1, 31, 32, 33, 65536};
@@ -116,10 +114,10 @@ static void test_vectors(void **state)
     cJSON_ArrayForEach(v, root)
     {
         size_t ne, nm, ns, ni, np, nr, k;
-        uint8_t *enc = hex_field(v, "enc_key", &ne), *mac = hex_field(v, "mac_key", &nm);
-        uint8_t *s = hex_field(v, "session_id", &ns), *iv = hex_field(v, "iv", &ni);
-        uint8_t *pt = hex_field(v, "plaintext", &np), *rec = hex_field(v, "record", &nr);
-        uint64_t seq = seq_field(v);
+        uint8_t *enc = tu_hex_field(v, "enc_key", &ne), *mac = tu_hex_field(v, "mac_key", &nm);
+        uint8_t *s = tu_hex_field(v, "session_id", &ns), *iv = tu_hex_field(v, "iv", &ni);
+        uint8_t *pt = tu_hex_field(v, "plaintext", &np), *rec = tu_hex_field(v, "record", &nr);
+        uint64_t seq = tu_seq_field(v);
         struct srm_record *tx = NULL, *rx = NULL;
         uint8_t *out = malloc(nr + 1), *dec = malloc(np + 1);
         struct srm_buf w;
@@ -500,82 +498,6 @@ static void test_in_place_open(void **state)
     assert_memory_equal(rec + 24, pt, sizeof(pt));
     free(rec);
     pair_free(&p);
-}
-
-static cJSON *load_vectors(const char *name)
-{
-    const char *dir = getenv("SRM_VECTORS_DIR");
-    char path[4096];
-    FILE *f;
-    long len;
-    char *text;
-    cJSON *root;
-
-    assert_non_null(dir);
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    f = fopen(path, "rb");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    len = ftell(f);
-    assert_true(len > 0);
-    assert_int_equal(fseek(f, 0, SEEK_SET), 0);
-    text = malloc((size_t)len + 1);
-    assert_non_null(text);
-    assert_int_equal(fread(text, 1, (size_t)len, f), (size_t)len);
-    text[len] = '\0';
-    fclose(f);
-    root = cJSON_Parse(text);
-    free(text);
-    assert_non_null(root);
-    return root;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    return -1;
-}
-
-/* Lowercase hex only, as DESIGN.md section 9 fixes. */
-static uint8_t *hex_field(const cJSON *obj, const char *key, size_t *n)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-    const char *s;
-    size_t len, i;
-    uint8_t *out;
-
-    assert_true(cJSON_IsString(it));
-    s = it->valuestring;
-    len = strlen(s);
-    assert_int_equal(len % 2, 0);
-    out = malloc(len / 2 + 1);
-    assert_non_null(out);
-    for (i = 0; i < len / 2; i++) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-
-        assert_true(hi >= 0 && lo >= 0);
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    *n = len / 2;
-    return out;
-}
-
-static uint64_t seq_field(const cJSON *obj)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, "seq");
-    double d;
-
-    assert_true(cJSON_IsNumber(it));
-    d = it->valuedouble;
-    /* exact only up to 2^53, which is why the vectors stay below it */
-    assert_true(d >= 0 && d <= 9007199254740992.0);
-    assert_true((double)(uint64_t)d == d);
-    return (uint64_t)d;
 }
 
 static void ref_hmac(const uint8_t *key, const uint8_t *msg, size_t n, uint8_t out[32])

@@ -21,6 +21,7 @@
 #include "srm/link.h"
 #include "srm/reg.h"
 #include "srm/wire.h"
+#include "party_keys.h"
 #include "transcript.h"
 
 #define OUT_CAP          8192
@@ -40,50 +41,18 @@ struct run {
     struct frm relay_out; /* what the relay appended to its last recv */
 };
 
-struct keys {
-    struct srm_key *relay;     /* relay private */
-    struct srm_key *relay_pub; /* the client's pinned relay.pub */
-    struct srm_key *alice;     /* alice private */
-    struct srm_key *alice_pub; /* the relay's pinned keys/alice.pub */
-    struct srm_key *bob;       /* another user's private key */
-    struct srm_key *bob_pub;
-};
-
-static struct keys K;
-
-static void pub_of(struct srm_key *priv, struct srm_key **pub)
-{
-    char *pem = NULL;
-    size_t n = 0;
-
-    assert_int_equal(srm_key_to_pem(priv, 0, &pem, &n), 0);
-    assert_int_equal(srm_key_from_pem(pem, n, 0, pub), 0);
-    assert_int_equal(srm_key_is_private(*pub), 0);
-    free(pem);
-}
+static struct tu_keys K;
 
 static int setup_keys(void **state)
 {
     (void)state;
-    if (srm_key_generate(2048, &K.relay) != 0 || srm_key_generate(2048, &K.alice) != 0 ||
-        srm_key_generate(2048, &K.bob) != 0) {
-        return -1;
-    }
-    pub_of(K.relay, &K.relay_pub);
-    pub_of(K.alice, &K.alice_pub);
-    pub_of(K.bob, &K.bob_pub);
-    return 0;
+    return tu_keys_make(&K, TU_RELAY | TU_ALICE | TU_BOB);
 }
 
 static int teardown_keys(void **state)
 {
     (void)state;
-    srm_key_free(K.relay);
-    srm_key_free(K.relay_pub);
-    srm_key_free(K.alice);
-    srm_key_free(K.alice_pub);
-    srm_key_free(K.bob);
-    srm_key_free(K.bob_pub);
+    tu_keys_free(&K);
     return 0;
 }
 

@@ -20,6 +20,7 @@
 #include "srm/crypto.h"
 #include "srm/sess.h"
 #include "srm/wire.h"
+#include "party_keys.h"
 #include "transcript.h"
 
 #define CAP 2048
@@ -29,13 +30,7 @@ struct pl {
     size_t n;
 };
 
-struct keys {
-    struct srm_key *alice, *alice_pub;
-    struct srm_key *bob, *bob_pub;
-    struct srm_key *carol, *carol_pub;
-};
-
-static struct keys K;
+static struct tu_keys K;
 
 /* A pair and the payloads of its handshake. */
 struct pair {
@@ -44,38 +39,16 @@ struct pair {
     struct pl init, resp, fin;
 };
 
-static void pub_of(struct srm_key *priv, struct srm_key **pub)
-{
-    char *pem = NULL;
-    size_t n = 0;
-
-    assert_int_equal(srm_key_to_pem(priv, 0, &pem, &n), 0);
-    assert_int_equal(srm_key_from_pem(pem, n, 0, pub), 0);
-    free(pem);
-}
-
 static int setup_keys(void **state)
 {
     (void)state;
-    if (srm_key_generate(2048, &K.alice) != 0 || srm_key_generate(2048, &K.bob) != 0 ||
-        srm_key_generate(2048, &K.carol) != 0) {
-        return -1;
-    }
-    pub_of(K.alice, &K.alice_pub);
-    pub_of(K.bob, &K.bob_pub);
-    pub_of(K.carol, &K.carol_pub);
-    return 0;
+    return tu_keys_make(&K, TU_ALICE | TU_BOB | TU_CAROL);
 }
 
 static int teardown_keys(void **state)
 {
     (void)state;
-    srm_key_free(K.alice);
-    srm_key_free(K.alice_pub);
-    srm_key_free(K.bob);
-    srm_key_free(K.bob_pub);
-    srm_key_free(K.carol);
-    srm_key_free(K.carol_pub);
+    tu_keys_free(&K);
     return 0;
 }
 

@@ -45,6 +45,7 @@
 #include "srm/reg.h"
 #include "srm/sess.h"
 #include "srm/wire.h"
+#include "party_keys.h"
 
 #define MAX_FRAMES       64
 #define FRAME_CAP        (SRM_WIRE_FRAME_HDR + 4096u)
@@ -65,12 +66,6 @@ struct rec {
     size_t n;
 };
 
-struct keys {
-    struct srm_key *relay, *relay_pub;
-    struct srm_key *alice, *alice_pub;
-    struct srm_key *bob, *bob_pub;
-};
-
 struct convo {
     struct rec f[MAX_FRAMES];
     size_t nf;
@@ -80,10 +75,9 @@ struct convo {
     size_t data_seen;             /* DATA events delivered in the live run */
 };
 
-static struct keys K;
+static struct tu_keys K;
 static struct convo C;
 
-static void pub_of(struct srm_key *priv, struct srm_key **pub);
 static int setup(void **state);
 static int teardown(void **state);
 static int lookup(void *arg, const char *name, struct srm_key **pub);
@@ -91,6 +85,8 @@ static struct rec *record(enum dir d, int is_link, const uint8_t *p, size_t n);
 static int reg_feed(struct srm_reg *r, const uint8_t *p, size_t n, uint8_t *out, size_t cap,
                     size_t *outn);
 static void run_registration(void);
+static void link_hop(enum dir d, struct srm_link *tx, struct srm_link *rx, const uint8_t *pt,
+                     size_t n, uint8_t fr[FRAME_CAP], struct srm_msg *m);
 static void c2r_payload(const uint8_t *payload, size_t n);
 static void r2c_payload(const uint8_t *payload, size_t n);
 static void on_alice_receives(const uint8_t *payload, size_t n);
@@ -102,27 +98,13 @@ static void test_link_frames_flipped(void **state);
 static int reg_flip_run(uint8_t type, size_t bit);
 static void test_reg_frames_flipped(void **state);
 
-static void pub_of(struct srm_key *priv, struct srm_key **pub)
-{
-    char *pem = NULL;
-    size_t n = 0;
-
-    assert_int_equal(srm_key_to_pem(priv, 0, &pem, &n), 0);
-    assert_int_equal(srm_key_from_pem(pem, n, 0, pub), 0);
-    free(pem);
-}
-
 /* 2048-bit keys, generated once for the whole file. */
 static int setup(void **state)
 {
     (void)state;
-    if (srm_key_generate(2048, &K.relay) != 0 || srm_key_generate(2048, &K.alice) != 0 ||
-        srm_key_generate(2048, &K.bob) != 0) {
+    if (tu_keys_make(&K, TU_RELAY | TU_ALICE | TU_BOB) != 0) {
         return -1;
     }
-    pub_of(K.relay, &K.relay_pub);
-    pub_of(K.alice, &K.alice_pub);
-    pub_of(K.bob, &K.bob_pub);
     run_conversation();
     return 0;
 }
@@ -134,12 +116,7 @@ static int teardown(void **state)
     srm_link_free(C.relay_link);
     srm_sess_free(C.sa);
     srm_sess_free(C.sb);
-    srm_key_free(K.relay);
-    srm_key_free(K.relay_pub);
-    srm_key_free(K.alice);
-    srm_key_free(K.alice_pub);
-    srm_key_free(K.bob);
-    srm_key_free(K.bob_pub);
+    tu_keys_free(&K);
     return 0;
 }
 
@@ -217,29 +194,40 @@ static void run_registration(void)
     srm_reg_free(relay);
 }
 
+/*
+ * One link frame: pt sealed by tx into fr, recorded as crossing the wire in
+ * direction d, opened by rx and parsed into m (which points into fr).
+ */
+static void link_hop(enum dir d, struct srm_link *tx, struct srm_link *rx, const uint8_t *pt,
+                     size_t n, uint8_t fr[FRAME_CAP], struct srm_msg *m)
+{
+    struct srm_buf f;
+    struct srm_frame frame;
+    struct rec *r;
+    const uint8_t *open;
+    size_t openlen, used;
+    uint64_t seq = srm_link_dir_seq(rx->rx);
+
+    srm_buf_init_write(&f, fr, FRAME_CAP);
+    assert_int_equal(srm_link_seal_frame(tx, pt, n, &f), 0);
+    r = record(d, 1, f.data, f.len);
+    r->seq = seq;
+    assert_int_equal(srm_frame_decode(fr, f.len, &frame, &used), 0);
+    assert_int_equal(
+        srm_link_open_body(rx, fr + SRM_WIRE_FRAME_HDR, frame.body_len, &open, &openlen), 0);
+    assert_int_equal(srm_msg_parse(open, openlen, m), 0);
+}
+
 /* alice -> relay: SEND(bob, payload) in a link frame; the relay opens it and hands it to bob. */
 static void c2r_payload(const uint8_t *payload, size_t n)
 {
     static uint8_t pt[SRM_LINK_MAX_PT], fr[FRAME_CAP];
-    struct srm_buf b, f;
-    struct srm_frame frame;
+    struct srm_buf b;
     struct srm_msg m;
-    struct rec *r;
-    const uint8_t *open;
-    size_t openlen, used;
-    uint64_t seq = srm_link_dir_seq(C.relay_link->rx);
 
     srm_buf_init_write(&b, pt, sizeof(pt));
     assert_int_equal(srm_msg_put_send(&b, "bob", 1, payload, n), 0);
-    srm_buf_init_write(&f, fr, sizeof(fr));
-    assert_int_equal(srm_link_seal_frame(C.client_link, b.data, b.len, &f), 0);
-    r = record(C2R, 1, f.data, f.len);
-    r->seq = seq;
-    assert_int_equal(srm_frame_decode(fr, f.len, &frame, &used), 0);
-    assert_int_equal(
-        srm_link_open_body(C.relay_link, fr + SRM_WIRE_FRAME_HDR, frame.body_len, &open, &openlen),
-        0);
-    assert_int_equal(srm_msg_parse(open, openlen, &m), 0);
+    link_hop(C2R, C.client_link, C.relay_link, b.data, b.len, fr, &m);
     assert_int_equal(m.type, SRM_MSG_SEND);
     on_bob_receives(m.data, m.data_len);
 }
@@ -248,23 +236,9 @@ static void c2r_payload(const uint8_t *payload, size_t n)
 static void r2c_payload(const uint8_t *pt, size_t n)
 {
     static uint8_t fr[FRAME_CAP];
-    struct srm_buf f;
-    struct srm_frame frame;
     struct srm_msg m;
-    struct rec *r;
-    const uint8_t *open;
-    size_t openlen, used;
-    uint64_t seq = srm_link_dir_seq(C.client_link->rx);
 
-    srm_buf_init_write(&f, fr, sizeof(fr));
-    assert_int_equal(srm_link_seal_frame(C.relay_link, pt, n, &f), 0);
-    r = record(R2C, 1, f.data, f.len);
-    r->seq = seq;
-    assert_int_equal(srm_frame_decode(fr, f.len, &frame, &used), 0);
-    assert_int_equal(
-        srm_link_open_body(C.client_link, fr + SRM_WIRE_FRAME_HDR, frame.body_len, &open, &openlen),
-        0);
-    assert_int_equal(srm_msg_parse(open, openlen, &m), 0);
+    link_hop(R2C, C.relay_link, C.client_link, pt, n, fr, &m);
     if (m.type == SRM_MSG_DELIVER) {
         on_alice_receives(m.data, m.data_len);
     }

@@ -27,6 +27,7 @@
 #include "srm/crypto.h"
 #include "srm/err.h"
 #include "srm/wire.h"
+#include "vectors.h"
 
 enum wp_result {
     WP_VALID,
@@ -50,7 +51,6 @@ struct bytes {
     size_t n;
 };
 
-static cJSON *load_json(const char *name);
 static const char *str_field(const cJSON *obj, const char *name);
 static int int_field(const cJSON *obj, const char *name);
 static struct bytes hex_field(const cJSON *obj, const char *name);
@@ -64,38 +64,6 @@ static int gcm_seal(const struct bytes *key, const struct bytes *iv, const struc
                     const struct bytes *msg, uint8_t *ct, uint8_t tag[16]);
 static void run_pss(const char *file);
 static void run_oaep(const char *file);
-
-static cJSON *load_json(const char *name)
-{
-    const char *dir = getenv("SRM_WYCHEPROOF_DIR");
-    char path[1024];
-    FILE *fp;
-    long size;
-    char *text;
-    cJSON *root;
-
-    assert_non_null(dir);
-    assert_true((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) < sizeof(path));
-    fp = fopen(path, "rb");
-    if (fp == NULL) {
-        fail_msg("cannot open %s", path);
-    }
-    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-    size = ftell(fp);
-    assert_true(size > 0);
-    assert_int_equal(fseek(fp, 0, SEEK_SET), 0);
-    text = malloc((size_t)size + 1);
-    assert_non_null(text);
-    assert_int_equal(fread(text, 1, (size_t)size, fp), (size_t)size);
-    text[size] = '\0';
-    fclose(fp);
-    root = cJSON_Parse(text);
-    free(text);
-    if (root == NULL) {
-        fail_msg("%s does not parse as JSON", path);
-    }
-    return root;
-}
 
 static const char *str_field(const cJSON *obj, const char *name)
 {
@@ -263,7 +231,7 @@ out:
 static void test_aes_gcm(void **state)
 {
     struct tally t = {.file = "aes_gcm_test.json"};
-    cJSON *root = load_json(t.file);
+    cJSON *root = tu_load_json("SRM_WYCHEPROOF_DIR", t.file);
     const cJSON *group, *test;
 
     (void)state;
@@ -311,7 +279,7 @@ static void test_aes_gcm(void **state)
 static void test_hkdf(void **state)
 {
     struct tally t = {.file = "hkdf_sha256_test.json"};
-    cJSON *root = load_json(t.file);
+    cJSON *root = tu_load_json("SRM_WYCHEPROOF_DIR", t.file);
     const cJSON *group, *test;
 
     (void)state;
@@ -347,7 +315,7 @@ static void test_hkdf(void **state)
 static void test_hmac(void **state)
 {
     struct tally t = {.file = "hmac_sha256_test.json"};
-    cJSON *root = load_json(t.file);
+    cJSON *root = tu_load_json("SRM_WYCHEPROOF_DIR", t.file);
     const cJSON *group, *test;
 
     (void)state;
@@ -380,7 +348,7 @@ static void test_hmac(void **state)
 static void run_oaep(const char *file)
 {
     struct tally t = {.file = file};
-    cJSON *root = load_json(t.file);
+    cJSON *root = tu_load_json("SRM_WYCHEPROOF_DIR", t.file);
     const cJSON *group, *test;
 
     cJSON_ArrayForEach(group, cJSON_GetObjectItemCaseSensitive(root, "testGroups"))
@@ -452,7 +420,7 @@ static void test_oaep_3072(void **state)
 static void run_pss(const char *file)
 {
     struct tally t = {.file = file};
-    cJSON *root = load_json(t.file);
+    cJSON *root = tu_load_json("SRM_WYCHEPROOF_DIR", t.file);
     const cJSON *group, *test;
 
     cJSON_ArrayForEach(group, cJSON_GetObjectItemCaseSensitive(root, "testGroups"))
@@ -508,7 +476,7 @@ static void test_x25519(void **state)
 {
     static const uint8_t zero[SRM_X25519_LEN] = {0};
     struct tally t = {.file = "x25519_test.json"};
-    cJSON *root = load_json(t.file);
+    cJSON *root = tu_load_json("SRM_WYCHEPROOF_DIR", t.file);
     const cJSON *group, *test;
 
     (void)state;
