@@ -107,8 +107,8 @@ enum srm_inner_type {
 #define SRM_INNER_MAX_TEXT (SRM_RECORD_MAX_PT - 9u)
 
 /* Per-connection buffering caps (relay and client). */
-#define SRM_WIRE_MAX_INBUF  (2u * (SRM_WIRE_FRAME_HDR + SRM_WIRE_MAX_FRAME))
-#define SRM_WIRE_MAX_OUTBUF (4u * 1024u * 1024u)
+#define SRM_WIRE_MAX_INBUF  ((size_t)2 * (SRM_WIRE_FRAME_HDR + SRM_WIRE_MAX_FRAME))
+#define SRM_WIRE_MAX_OUTBUF ((size_t)4 * 1024 * 1024)
 
 /* Maximum names in a WELCOME / WHO_REPLY list. */
 #define SRM_WIRE_MAX_LIST 4096u

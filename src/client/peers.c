@@ -380,11 +380,15 @@ void peers_on_presence(struct client *c, const char *name, int online)
             ui_status(c, "%s is online", name);
         }
         /*
-         * Not when our HS_INIT is already out (it was sent before this news
-         * arrived): a second one would make the answer to the first look
-         * like a failure.
+         * Only when there is no session and no handshake: not when our
+         * HS_INIT is already out (it was sent before this news arrived: a
+         * second one would make the answer to the first look like a
+         * failure), nor when a session is up or being answered (a cluster
+         * may repeat "online" for a user it already announced).
          */
-        if (p->nout > 0 && !peer_in_flight(p)) {
+        if (p->nout > 0 && !peer_in_flight(p) &&
+            (p->sess == NULL || srm_sess_state(p->sess) == SRM_SESS_IDLE ||
+             srm_sess_state(p->sess) == SRM_SESS_FAILED)) {
             p->hs_failures = 0;
             (void)peer_start_hs(c, p);
         }
@@ -824,7 +828,9 @@ int peers_tamper(struct client *c, const char *to)
 static void outmsg_preview(const struct outmsg *om, char *out, size_t n)
 {
     char clean[4u * 40u + 1u];
-    size_t take = om->len < 4u * 40u ? om->len : 4u * 40u;
+    /* 40 characters of up to 4 UTF-8 bytes each. */
+    const size_t most = (size_t)4 * 40;
+    size_t take = om->len < most ? om->len : most;
     size_t chars = 0;
     size_t i = 0;
 
