@@ -15,6 +15,24 @@
  * struct srm_link_dir does not know which way it will be used (tests use
  * both), and switching one context between encrypt and decrypt would re-run
  * the initialisation we are avoiding.
+ *
+ * Per record, OpenSSL 3.0's generic calls cost more than the AES-GCM work
+ * on a small record (docs/BENCHMARKS.md, section "link"): EVP_*Init_ex2 with
+ * only a nonce asks the provider for the IV length through a parameter
+ * lookup on every call, and EVP_CIPHER_CTX_ctrl translates each tag request
+ * into a parameter array.  So each record talks to the provider directly
+ * through OSSL_PARAM arrays (built on the stack: a few stores, where a copy
+ * in struct srm_link_dir would cost every client ~300 bytes per direction):
+ *
+ *   seal: set_params{nonce}  update(aad)  update(pt)  final  get_params{tag}
+ *   open: set_params{tag, nonce}  update(aad)  update(ct)  final
+ *
+ * The nonce goes in as OSSL_CIPHER_PARAM_AEAD_TLS1_IV_FIXED with length -1,
+ * which the GCM provider defines as "set the whole IV" (the
+ * EVP_CTRL_GCM_SET_IV_FIXED, -1 case; with -1 no random part is drawn).  The
+ * expected tag may be set before the ciphertext: GCM keeps it until final.
+ * The bytes are exactly those of the plain EVP sequence; test_link compares
+ * both on every vector and on random records.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -40,13 +58,14 @@
 struct srm_link_dir {
     EVP_CIPHER_CTX *enc; /* keyed once, for sealing */
     EVP_CIPHER_CTX *dec; /* keyed once, for opening */
-    uint8_t iv[SRM_LINK_IV_LEN];
-    uint8_t link_id[SRM_LINK_ID_LEN];
     uint64_t seq;
+    /* Prefilled once; per record only the u64be(seq) tails are written. */
+    uint8_t nonce[NONCE_LEN]; /* iv_dir fixed, u64be(seq) written per record */
+    uint8_t aad[AAD_LEN];     /* link_id fixed, u64be(seq) written per record */
 };
 
-static int make_nonce_aad(const struct srm_link_dir *d, uint8_t nonce[NONCE_LEN],
-                          uint8_t aad[AAD_LEN]);
+static void put_seq(struct srm_link_dir *d);
+static OSSL_PARAM nonce_param(struct srm_link_dir *d);
 
 int srm_link_dir_new(const uint8_t key[SRM_LINK_KEY_LEN], const uint8_t iv[SRM_LINK_IV_LEN],
                      const uint8_t link_id[SRM_LINK_ID_LEN], struct srm_link_dir **out)
@@ -84,8 +103,8 @@ int srm_link_dir_new(const uint8_t key[SRM_LINK_KEY_LEN], const uint8_t iv[SRM_L
         rc = SRM_ERR_LIBCRYPTO;
         goto out;
     }
-    memcpy(d->iv, iv, SRM_LINK_IV_LEN);
-    memcpy(d->link_id, link_id, SRM_LINK_ID_LEN);
+    memcpy(d->nonce, iv, SRM_LINK_IV_LEN);
+    memcpy(d->aad, link_id, SRM_LINK_ID_LEN);
     d->seq = 0;
     *out = d;
     d = NULL;
@@ -119,29 +138,34 @@ void srm_link_dir_set_seq(struct srm_link_dir *d, uint64_t seq)
     }
 }
 
-/* nonce = iv_dir || u64be(seq), aad = link_id || u64be(seq) */
-static int make_nonce_aad(const struct srm_link_dir *d, uint8_t nonce[NONCE_LEN],
-                          uint8_t aad[AAD_LEN])
+/* nonce = iv_dir || u64be(seq), aad = link_id || u64be(seq): only the seq part changes. */
+static void put_seq(struct srm_link_dir *d)
 {
-    struct srm_buf w;
+    size_t i;
 
-    srm_buf_init_write(&w, nonce, NONCE_LEN);
-    if (srm_buf_put_bytes(&w, d->iv, SRM_LINK_IV_LEN) != 0 || srm_buf_put_u64(&w, d->seq) != 0) {
-        return SRM_ERR_INTERNAL;
+    /* Our own fixed-size arrays, not untrusted input: plain big-endian stores. */
+    for (i = 0; i < 8; i++) {
+        d->nonce[SRM_LINK_IV_LEN + i] = (uint8_t)(d->seq >> (56 - 8 * i));
+        d->aad[SRM_LINK_ID_LEN + i] = d->nonce[SRM_LINK_IV_LEN + i];
     }
-    srm_buf_init_write(&w, aad, AAD_LEN);
-    if (srm_buf_put_bytes(&w, d->link_id, SRM_LINK_ID_LEN) != 0 ||
-        srm_buf_put_u64(&w, d->seq) != 0) {
-        return SRM_ERR_INTERNAL;
-    }
-    return 0;
+}
+
+/*
+ * (size_t)-1: the whole 12-byte IV (see the comment at the top), no random
+ * part.  The OSSL_PARAM_* initialiser macros, not OSSL_PARAM_construct_*():
+ * those are calls into libcrypto, about 150 instructions per record.
+ */
+static OSSL_PARAM nonce_param(struct srm_link_dir *d)
+{
+    return (OSSL_PARAM)OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_IV_FIXED, d->nonce,
+                                               (size_t)-1);
 }
 
 int srm_link_dir_seal(struct srm_link_dir *d, const uint8_t *pt, size_t n, uint8_t *out)
 {
     int rc = SRM_ERR_LIBCRYPTO;
-    uint8_t nonce[NONCE_LEN], aad[AAD_LEN];
     uint8_t fin[EVP_MAX_BLOCK_LENGTH];
+    OSSL_PARAM set_nonce[2], get_tag[2];
     int outl = 0;
 
     if (d == NULL || out == NULL || (pt == NULL && n != 0)) {
@@ -153,12 +177,15 @@ int srm_link_dir_seal(struct srm_link_dir *d, const uint8_t *pt, size_t n, uint8
     if (d->seq >= LINK_SEQ_LIMIT) {
         return SRM_ERR_SEQ_EXHAUSTED;
     }
-    if ((rc = make_nonce_aad(d, nonce, aad)) != 0) {
-        goto out;
-    }
-    rc = SRM_ERR_LIBCRYPTO;
-    if (EVP_EncryptInit_ex2(d->enc, NULL, NULL, nonce, NULL) != 1 ||
-        EVP_EncryptUpdate(d->enc, NULL, &outl, aad, (int)sizeof(aad)) != 1) {
+    put_seq(d);
+    set_nonce[0] = nonce_param(d);
+    set_nonce[1] = (OSSL_PARAM)OSSL_PARAM_END;
+    /* The tag goes straight behind the ciphertext. */
+    get_tag[0] =
+        (OSSL_PARAM)OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, out + n, SRM_LINK_TAG_LEN);
+    get_tag[1] = (OSSL_PARAM)OSSL_PARAM_END;
+    if (EVP_CIPHER_CTX_set_params(d->enc, set_nonce) != 1 ||
+        EVP_EncryptUpdate(d->enc, NULL, &outl, d->aad, (int)sizeof(d->aad)) != 1) {
         goto out;
     }
     /* GCM is a stream mode: all n bytes come out of Update, out == pt allowed. */
@@ -166,7 +193,7 @@ int srm_link_dir_seal(struct srm_link_dir *d, const uint8_t *pt, size_t n, uint8
         goto out;
     }
     if (EVP_EncryptFinal_ex(d->enc, fin, &outl) != 1 || outl != 0 ||
-        EVP_CIPHER_CTX_ctrl(d->enc, EVP_CTRL_AEAD_GET_TAG, (int)SRM_LINK_TAG_LEN, out + n) != 1) {
+        EVP_CIPHER_CTX_get_params(d->enc, get_tag) != 1) {
         goto out;
     }
     d->seq++;
@@ -181,8 +208,8 @@ out:
 int srm_link_dir_open(struct srm_link_dir *d, const uint8_t *rec, size_t n, uint8_t *pt)
 {
     int rc = SRM_ERR_LIBCRYPTO;
-    uint8_t nonce[NONCE_LEN], aad[AAD_LEN], tag[SRM_LINK_TAG_LEN];
-    uint8_t fin[EVP_MAX_BLOCK_LENGTH];
+    uint8_t fin[EVP_MAX_BLOCK_LENGTH], tag[SRM_LINK_TAG_LEN];
+    OSSL_PARAM set_tag_nonce[3];
     const uint8_t *ct = NULL;
     struct srm_buf b;
     size_t ctlen = 0;
@@ -204,19 +231,18 @@ int srm_link_dir_open(struct srm_link_dir *d, const uint8_t *rec, size_t n, uint
     if (d->seq >= LINK_SEQ_LIMIT) {
         return SRM_ERR_SEQ_EXHAUSTED;
     }
-    if ((rc = make_nonce_aad(d, nonce, aad)) != 0) {
-        goto out;
-    }
-    rc = SRM_ERR_LIBCRYPTO;
-    if (EVP_DecryptInit_ex2(d->dec, NULL, NULL, nonce, NULL) != 1 ||
-        EVP_DecryptUpdate(d->dec, NULL, &outl, aad, (int)sizeof(aad)) != 1) {
+    put_seq(d);
+    /* Expected tag and nonce in one call; GCM keeps the tag and checks it in final. */
+    set_tag_nonce[0] =
+        (OSSL_PARAM)OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, sizeof(tag));
+    set_tag_nonce[1] = nonce_param(d);
+    set_tag_nonce[2] = (OSSL_PARAM)OSSL_PARAM_END;
+    if (EVP_CIPHER_CTX_set_params(d->dec, set_tag_nonce) != 1 ||
+        EVP_DecryptUpdate(d->dec, NULL, &outl, d->aad, (int)sizeof(d->aad)) != 1) {
         goto out;
     }
     if (ctlen != 0 &&
         (EVP_DecryptUpdate(d->dec, pt, &outl, ct, (int)ctlen) != 1 || outl != (int)ctlen)) {
-        goto out;
-    }
-    if (EVP_CIPHER_CTX_ctrl(d->dec, EVP_CTRL_AEAD_SET_TAG, (int)sizeof(tag), tag) != 1) {
         goto out;
     }
     switch (EVP_DecryptFinal_ex(d->dec, fin, &outl)) {
