@@ -6,7 +6,7 @@
 # missing when it cannot install.
 
 SRM_BUILD_PKGS=(build-essential cmake pkg-config libssl-dev libevent-dev libreadline-dev
-    libcmocka-dev libcjson-dev python3 tmux openssl scdoc man-db systemd)
+    libcmocka-dev libcjson-dev python3 tmux openssl scdoc man-db systemd nats-server libnats-dev python3-cryptography)
 
 srm_install_deps() {
     local missing=() p

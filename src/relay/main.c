@@ -19,10 +19,13 @@
 #include <event2/event.h>
 #include <openssl/crypto.h>
 
+#include "srm/buf.h"
 #include "srm/crypto.h"
 #include "srm/err.h"
+#include "harden.h"
 #include "log.h"
 #include "net.h"
+#include "cluster.h"
 #include "relay.h"
 
 #define EXIT_USAGE 2
@@ -34,9 +37,11 @@ struct opts {
     const char *listen;
     const char *key_file; /* --key, or NULL for DIR/relay.key */
     int debug;
+    struct cluster_config cluster; /* --cluster, --node, --cluster-*; urls NULL: one relay */
 };
 
 static int parse_opts(int argc, char **argv, struct opts *o);
+static int cluster_opts(struct opts *o, int cluster);
 static void usage(FILE *out);
 static int load_key(const char *dir, const char *file, struct srm_key **out);
 static void raise_fd_limit(unsigned long max_conns);
@@ -67,9 +72,21 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"keys", required_argument, NULL, 'k'},
         {"key", required_argument, NULL, 'K'},
         {"cluster", required_argument, NULL, 'c'},
+        {"node", required_argument, NULL, 'N'},
+        {"cluster-creds", required_argument, NULL, 'C'},
+        {"cluster-ca", required_argument, NULL, 'A'},
+        {"cluster-cert", required_argument, NULL, 'E'},
+        {"cluster-key", required_argument, NULL, 'Y'},
         {"debug", no_argument, NULL, 'd'},
         {"max-conns", required_argument, NULL, 'm'},
         {"reg-timeout", required_argument, NULL, 't'},
+        {"keepalive", required_argument, NULL, 'a'},
+        {"idle-timeout", required_argument, NULL, 'i'},
+        {"dead-after", required_argument, NULL, 'i'}, /* the client's name for it */
+        {"max-output", required_argument, NULL, 'o'},
+        {"max-unauth", required_argument, NULL, 'u'},
+        {"max-unauth-source", required_argument, NULL, 'U'},
+        {"reg-rate", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -82,6 +99,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     o->cfg.keys_dir = RELAY_DEFAULT_KEYS;
     o->cfg.max_conns = RELAY_DEFAULT_MAX_CONNS;
     o->cfg.reg_timeout = RELAY_DEFAULT_REG_TIMEOUT;
+    o->cfg.keepalive = RELAY_DEFAULT_KEEPALIVE;
+    o->cfg.idle_timeout = 0; /* derived from keepalive below unless given */
+    o->cfg.max_output = SRM_WIRE_MAX_OUTBUF;
+    o->cfg.max_unauth = RELAY_DEFAULT_MAX_UNAUTH;
+    o->cfg.max_unauth_source = RELAY_DEFAULT_MAX_UNAUTH_SOURCE;
+    o->cfg.reg_rate = RELAY_DEFAULT_REG_RATE;
     opterr = 0; /* our own one-line messages */
     while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (ch) {
@@ -104,6 +127,22 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             break;
         case 'c':
             cluster = 1;
+            o->cluster.urls = optarg;
+            break;
+        case 'N':
+            o->cluster.node = optarg;
+            break;
+        case 'C':
+            o->cluster.creds = optarg;
+            break;
+        case 'A':
+            o->cluster.ca = optarg;
+            break;
+        case 'E':
+            o->cluster.cert = optarg;
+            break;
+        case 'Y':
+            o->cluster.key = optarg;
             break;
         case 'd':
             o->debug = 1;
@@ -117,6 +156,45 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case 't':
             if (srm_net_parse_uint(optarg, 1, 3600, &o->cfg.reg_timeout) != 0) {
                 srm_error("--reg-timeout '%s': give a number of seconds from 1 to 3600", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'a':
+            if (srm_net_parse_uint(optarg, 0, 86400, &o->cfg.keepalive) != 0) {
+                srm_error("--keepalive '%s': give a number of seconds from 0 (off) to 86400",
+                          optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'i':
+            if (srm_net_parse_uint(optarg, 2, 86400UL * 3, &o->cfg.idle_timeout) != 0) {
+                srm_error("--idle-timeout '%s': give a number of seconds from 2 to 259200", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'o':
+            /* At least one frame of the largest size must fit, or nobody could be sent one. */
+            if (srm_net_parse_uint(optarg, RELAY_MAX_INBUF, 1ul << 32, &o->cfg.max_output) != 0) {
+                srm_error("--max-output '%s': give a number of bytes from %u to 4294967296", optarg,
+                          (unsigned)RELAY_MAX_INBUF);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'u':
+            if (srm_net_parse_uint(optarg, 1, 1000000, &o->cfg.max_unauth) != 0) {
+                srm_error("--max-unauth '%s': give a number from 1 to 1000000", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'U':
+            if (srm_net_parse_uint(optarg, 1, 1000000, &o->cfg.max_unauth_source) != 0) {
+                srm_error("--max-unauth-source '%s': give a number from 1 to 1000000", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'r':
+            if (srm_net_parse_uint(optarg, 0, 1000000, &o->cfg.reg_rate) != 0) {
+                srm_error("--reg-rate '%s': give a number from 0 (unlimited) to 1000000", optarg);
                 return EXIT_USAGE;
             }
             break;
@@ -145,8 +223,22 @@ static int parse_opts(int argc, char **argv, struct opts *o)
                   argv[optind]);
         return EXIT_USAGE;
     }
-    if (cluster) {
-        srm_error("--cluster is not supported by this build yet");
+    if (cluster_opts(o, cluster) != 0) {
+        return EXIT_USAGE;
+    }
+    if (o->cfg.keepalive > 0 && o->cfg.idle_timeout == 0) {
+        /* Two PINGs go unanswered before the drop: 15 s -> 40 s. */
+        o->cfg.idle_timeout =
+            (o->cfg.keepalive * RELAY_IDLE_NUM + RELAY_IDLE_DEN - 1u) / RELAY_IDLE_DEN;
+    }
+    if (o->cfg.keepalive > 0 && o->cfg.idle_timeout <= o->cfg.keepalive) {
+        srm_error("--idle-timeout %lu must be longer than --keepalive %lu", o->cfg.idle_timeout,
+                  o->cfg.keepalive);
+        return EXIT_USAGE;
+    }
+    if (o->cfg.keepalive == 0 && o->cfg.idle_timeout != 0) {
+        srm_error("--idle-timeout needs --keepalive above 0 (the PINGs are what keeps an idle "
+                  "client alive)");
         return EXIT_USAGE;
     }
     if (srm_net_parse_hostport(o->listen, o->cfg.host, sizeof(o->cfg.host), &o->cfg.port, err,
@@ -155,6 +247,41 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         return EXIT_USAGE;
     }
     return -1;
+}
+
+/* --cluster and its companions; the environment fills in what the options left out. */
+static int cluster_opts(struct opts *o, int cluster)
+{
+    struct cluster_config *cc = &o->cluster;
+    char err[256];
+
+    if (!cluster) {
+        if (cc->node != NULL || cc->creds != NULL || cc->ca != NULL || cc->cert != NULL ||
+            cc->key != NULL) {
+            srm_error("--node and --cluster-* only make sense with --cluster URLS");
+            return -1;
+        }
+        return 0;
+    }
+    if (cluster_check_urls(cc->urls, err, sizeof(err)) != 0) {
+        srm_error("--cluster: %s", err);
+        return -1;
+    }
+    if (cc->node != NULL && srm_name_check_str(cc->node) != 0) {
+        srm_error("--node '%s': give 1 to 32 of a-z, 0-9, _ and -", cc->node);
+        return -1;
+    }
+    if (cc->creds == NULL && getenv("SRM_CLUSTER_CREDS") != NULL) {
+        cc->creds = getenv("SRM_CLUSTER_CREDS");
+    }
+    if (cc->ca == NULL && getenv("SRM_CLUSTER_CA") != NULL) {
+        cc->ca = getenv("SRM_CLUSTER_CA");
+    }
+    if ((cc->cert == NULL) != (cc->key == NULL)) {
+        srm_error("--cluster-cert and --cluster-key go together");
+        return -1;
+    }
+    return 0;
 }
 
 static void usage(FILE *out)
@@ -170,10 +297,29 @@ static void usage(FILE *out)
             "                       user allowed to register (default %s/)\n"
             "  --key FILE           the relay's private key (default DIR/relay.key;\n"
             "                       under systemd: ${CREDENTIALS_DIRECTORY}/relay.key)\n"
-            "  --cluster URLS       nats://HOST:PORT[,...] cluster routing (not supported by\n"
-            "                       this build yet; default: none, a single relay)\n"
+            "  --cluster URLS       nats://HOST:PORT or tls://HOST:PORT[,...]: be one node\n"
+            "                       of a relay cluster routed through NATS (docs/CLUSTER.md;\n"
+            "                       default: none, a single relay)\n"
+            "  --node NAME          this node's name in the cluster (default: unique to the\n"
+            "                       process)\n"
+            "  --cluster-creds FILE NATS credentials (.creds: JWT and seed; or\n"
+            "                       $SRM_CLUSTER_CREDS)\n"
+            "  --cluster-ca FILE    PEM CA that signed the NATS server's certificate; turns\n"
+            "                       on TLS (or $SRM_CLUSTER_CA)\n"
+            "  --cluster-cert FILE  --cluster-key FILE  client certificate for NATS TLS\n"
             "  --max-conns N        most connections at once, registered or not (default %lu)\n"
-            "  --reg-timeout SECS   seconds a connection has to finish registering\n"
+            "  --reg-timeout SECS   seconds a connection has to finish registering, however\n"
+            "                       it trickles in (default %lu)\n"
+            "  --keepalive SECS     PING a registered client idle this long (default %lu;\n"
+            "                       0: never, and never drop an idle client)\n"
+            "  --idle-timeout SECS  drop a registered client that sent nothing this long\n"
+            "                       (default 8/3 of --keepalive: 40 s; alias --dead-after)\n"
+            "  --max-output BYTES   drop a client that lets this much output pile up\n"
+            "                       unread (default %u)\n"
+            "  --max-unauth N       most connections still registering (default %lu)\n"
+            "  --max-unauth-source N  ... from one address (default %lu)\n"
+            "  --reg-rate N         registrations (REG_HELLO, the relay's RSA work) per\n"
+            "                       second from one address, bursts of 2N; 0: unlimited\n"
             "                       (default %lu)\n"
             "  --debug              protocol log to standard error (never keys or text)\n"
             "  --help               show this help and exit\n"
@@ -182,7 +328,8 @@ static void usage(FILE *out)
             "Users are added by copying NAME.pub into DIR; no restart is needed.\n"
             "Make keys with scripts/keygen.sh relay NAME...\n",
             RELAY_DEFAULT_LISTEN, RELAY_DEFAULT_KEYS, RELAY_DEFAULT_MAX_CONNS,
-            RELAY_DEFAULT_REG_TIMEOUT);
+            RELAY_DEFAULT_REG_TIMEOUT, RELAY_DEFAULT_KEEPALIVE, (unsigned)SRM_WIRE_MAX_OUTBUF,
+            RELAY_DEFAULT_MAX_UNAUTH, RELAY_DEFAULT_MAX_UNAUTH_SOURCE, RELAY_DEFAULT_REG_RATE);
 }
 
 /* DIR/relay.key, with one clear line (and what to do) for each way it can fail. */
@@ -282,6 +429,10 @@ static int run(const struct opts *o)
     long users;
     int status = 1;
 
+    /* The relay key and every link key live in this process: no core dumps, no ptrace. */
+    if (srm_harden_process() != 0) {
+        srm_warn("cannot disable core dumps: %s (the relay goes on without)", strerror(errno));
+    }
     /* A peer that vanishes mid-write must cost an EPIPE, not the process. */
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
         srm_error("cannot ignore SIGPIPE: %s", strerror(errno));
@@ -307,12 +458,19 @@ static int run(const struct opts *o)
         srm_info("%ld user key%s in %s", users, users == 1 ? "" : "s", o->cfg.keys_dir);
     }
     raise_fd_limit(o->cfg.max_conns);
+    /* Before the loop exists: the NATS library's threads need a lock-enabled one. */
+    if (o->cluster.urls != NULL && cluster_global_init() != 0) {
+        goto out;
+    }
     base = event_base_new();
     if (base == NULL) {
         srm_error("cannot create the event loop (libevent)");
         goto out;
     }
     if (relay_new(base, &o->cfg, key, &relay) != 0) {
+        goto out;
+    }
+    if (o->cluster.urls != NULL && relay_join_cluster(relay, &o->cluster) != 0) {
         goto out;
     }
     sigint = evsignal_new(base, SIGINT, signal_cb, relay);
@@ -327,7 +485,7 @@ static int run(const struct opts *o)
         goto out;
     }
     srm_info("stopped");
-    status = 0;
+    status = relay_cluster_failed(relay) ? 1 : 0;
 out:
     if (sigint != NULL) {
         event_free(sigint);

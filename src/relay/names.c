@@ -22,7 +22,7 @@ static void names_grow(struct name_table *t);
 
 int names_init(struct name_table *t)
 {
-    t->buckets = calloc(NAMES_INITIAL_BUCKETS, sizeof(*t->buckets));
+    t->buckets = calloc(NAMES_INITIAL_BUCKETS, sizeof(struct conn *));
     if (t->buckets == NULL) {
         return SRM_ERR_ALLOC;
     }
@@ -73,10 +73,10 @@ static void names_grow(struct name_table *t)
     size_t n = t->nbuckets * 2u, i;
     struct conn **nb, *c, *next;
 
-    if (n < t->nbuckets || n > SIZE_MAX / sizeof(*nb)) {
+    if (n < t->nbuckets || n > SIZE_MAX / sizeof(struct conn *)) {
         return;
     }
-    nb = calloc(n, sizeof(*nb));
+    nb = calloc(n, sizeof(struct conn *));
     if (nb == NULL) {
         return; /* longer chains, still correct */
     }

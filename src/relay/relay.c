@@ -53,12 +53,21 @@
 #include "srm/reg.h"
 #include "srm/wire.h"
 #include "log.h"
+#include "cluster.h"
 #include "relay.h"
 
 /* Bytes of a name list message before the names: type u8 || count u16. */
 #define LIST_HDR 3u
 /* PRESENCE: type u8 || name (u8 length + 32) || status u8. */
 #define PRESENCE_MAX (1u + 1u + SRM_WIRE_MAX_NAME + 1u)
+
+/* Why a connection was refused at accept: each kind gets its own log line per second. */
+enum refuse_kind {
+    REFUSE_CONNS = 0,
+    REFUSE_UNAUTH = 1,
+    REFUSE_SOURCE = 2,
+    REFUSE_KINDS = 3,
+};
 
 struct relay {
     struct event_base *base;
@@ -72,6 +81,11 @@ struct relay {
     struct name_table names;
     struct conn *conns; /* every connection, for shutdown and the cap */
     size_t nconns;
+    size_t nunauth;        /* connections still registering (--max-unauth) */
+    struct src_table srcs; /* per source address: REG_HELLO bucket, registering count */
+    /* Per refusal kind: the last "refused" info line, and refusals since that went to --debug. */
+    uint64_t refuse_log_ms[REFUSE_KINDS];
+    unsigned long refused_quiet[REFUSE_KINDS];
     struct conn *online_head, *online_tail;
     size_t nonline;
     struct conn *reap;                        /* ready to free */
@@ -80,21 +94,31 @@ struct relay {
     int shutting_down;
     uint8_t *scratch; /* SRM_WIRE_FRAME_HDR + SRM_WIRE_MAX_FRAME, reused for every message */
     size_t scratch_cap;
-    const char **list; /* SRM_WIRE_MAX_LIST name pointers for WELCOME / WHO_REPLY */
+    const char **list;       /* SRM_WIRE_MAX_LIST name pointers for WELCOME / WHO_REPLY */
+    struct cluster *cluster; /* --cluster only (cluster.h); NULL: a single relay */
+    int cluster_failed;      /* the NATS connection failed for good: exit 1 */
 };
 
 static int listen_on(struct relay *r);
 static void format_addr(const struct sockaddr *sa, socklen_t salen, char *out, size_t n);
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
                       void *arg);
+static struct conn *conn_new(struct relay *r, evutil_socket_t fd, const struct sockaddr *sa,
+                             int salen);
 static void accept_error_cb(struct evconnlistener *l, void *arg);
 static void accept_timer_cb(evutil_socket_t fd, short what, void *arg);
 static void read_cb(struct bufferevent *bev, void *arg);
 static void event_cb(struct bufferevent *bev, short what, void *arg);
 static void timer_cb(evutil_socket_t fd, short what, void *arg);
+static void keepalive_tick(struct conn *c);
+static void keepalive_arm(struct conn *c, uint64_t now, uint64_t due);
+static void refuse_log(struct relay *r, enum refuse_kind kind, const char *addr, const char *why);
+static int reg_rate_ok(struct conn *c, const struct srm_frame *f);
+static void unauth_release(struct conn *c);
 static void handle_frame(struct conn *c, uint8_t *frame, const struct srm_frame *f);
 static void reg_frame(struct conn *c, const struct srm_frame *f);
 static void conn_online(struct conn *c);
+static void conn_enter_online(struct conn *c, const char *fps);
 static void link_frame(struct conn *c, uint8_t *body, size_t n);
 static void route_send(struct conn *c, const struct srm_msg *m);
 static void send_list(struct conn *c, uint8_t type, const struct conn *exclude);
@@ -138,11 +162,12 @@ int relay_new(struct event_base *base, const struct relay_config *cfg, struct sr
     r->accept_timer = evtimer_new(base, accept_timer_cb, r);
     r->stop_timer = evtimer_new(base, stop_cb, r);
     if (r->scratch == NULL || r->list == NULL || r->reap_ev == NULL || r->accept_timer == NULL ||
-        r->stop_timer == NULL || names_init(&r->names) != 0) {
+        r->stop_timer == NULL || names_init(&r->names) != 0 ||
+        sources_init(&r->srcs, r->cfg.max_unauth, r->cfg.reg_rate) != 0) {
         srm_error("relay: out of memory");
         goto out;
     }
-    if (listen_on(r) != 0) {
+    if (!r->cfg.no_listen && listen_on(r) != 0) {
         goto out;
     }
     *out = r;
@@ -205,7 +230,8 @@ static int listen_on(struct relay *r)
 
 static void format_addr(const struct sockaddr *sa, socklen_t salen, char *out, size_t n)
 {
-    char host[NI_MAXHOST], serv[NI_MAXSERV];
+    /* Numeric forms only, so the sizes are bounded and "[host]:port" fits in 64. */
+    char host[INET6_ADDRSTRLEN], serv[8];
 
     if (salen == 0 || getnameinfo(sa, salen, host, sizeof(host), serv, sizeof(serv),
                                   NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
@@ -221,23 +247,56 @@ static void format_addr(const struct sockaddr *sa, socklen_t salen, char *out, s
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
                       void *arg)
 {
-    struct relay *r = arg;
+    (void)l;
+    relay_adopt(arg, fd, sa, salen);
+}
+
+void relay_adopt(struct relay *r, evutil_socket_t fd, const struct sockaddr *sa, int salen)
+{
+    (void)conn_new(r, fd, sa, salen);
+}
+
+/* The new connection, or NULL if it was refused or failed (then it is closed or being reaped). */
+static struct conn *conn_new(struct relay *r, evutil_socket_t fd, const struct sockaddr *sa,
+                             int salen)
+{
     struct conn *c = NULL;
+    struct src_entry *src;
     struct timeval tv = {0, 0};
-    char addr[RELAY_ADDR_LEN];
+    char addr[RELAY_ADDR_LEN], why[128];
+    enum refuse_kind kind = REFUSE_CONNS;
     int one = 1, rc;
 
-    (void)l;
     format_addr(sa, (socklen_t)salen, addr, sizeof(addr));
     if (r->shutting_down) {
         evutil_closesocket(fd);
-        return;
+        return NULL;
     }
+    /* Every refusal costs a close and no allocation: a flood buys nothing. */
+    src = sources_get(&r->srcs, sa, relay_now_ms());
     if (r->nconns >= r->cfg.max_conns) {
-        srm_info("refused connection from %s: already %zu connections (--max-conns %lu)", addr,
-                 r->nconns, r->cfg.max_conns);
+        snprintf(why, sizeof(why), "already %zu connections (--max-conns %lu)", r->nconns,
+                 r->cfg.max_conns);
+    } else if (r->nunauth >= r->cfg.max_unauth) {
+        kind = REFUSE_UNAUTH;
+        snprintf(why, sizeof(why), "already %zu connections registering (--max-unauth %lu)",
+                 r->nunauth, r->cfg.max_unauth);
+    } else if (src == NULL) {
+        kind = REFUSE_SOURCE;
+        snprintf(why, sizeof(why), "too many sources registering at once");
+    } else if (src->unauth >= r->cfg.max_unauth_source) {
+        kind = REFUSE_SOURCE;
+        snprintf(why, sizeof(why),
+                 "already %lu connections registering from that address "
+                 "(--max-unauth-source %lu)",
+                 (unsigned long)src->unauth, r->cfg.max_unauth_source);
+    } else {
+        why[0] = '\0';
+    }
+    if (why[0] != '\0' || src == NULL) { /* src == NULL always set why: for the analyser */
+        refuse_log(r, kind, addr, why);
         evutil_closesocket(fd);
-        return;
+        return NULL;
     }
     /* Frames are already coalesced per loop turn: Nagle would only add delay. */
     if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0) {
@@ -247,7 +306,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     if (c == NULL) {
         srm_warn("out of memory: dropped the connection from %s", addr);
         evutil_closesocket(fd);
-        return;
+        return NULL;
     }
     c->relay = r;
     c->state = CONN_REGISTERING;
@@ -257,7 +316,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
         evutil_closesocket(fd);
         free(c);
         srm_warn("out of memory: dropped the connection from %s", addr);
-        return;
+        return NULL;
     }
     /* Linked first, so that every later failure takes the one free path. */
     c->next = r->conns;
@@ -266,25 +325,34 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     }
     r->conns = c;
     r->nconns++;
+    /* Counted against the limits until it leaves REGISTERING (unauth_release). */
+    c->src = src;
+    src->unauth++;
+    r->nunauth++;
     srm_info("connection from %s", addr);
     c->timer = evtimer_new(r->base, timer_cb, c);
     rc = srm_reg_new_relay(r->key, users_lookup, &r->users, &c->reg);
     if (c->timer == NULL || rc != 0) {
         conn_lost(c, "out of memory");
-        return;
+        return NULL;
     }
     tv.tv_sec = (time_t)r->cfg.reg_timeout;
     if (evtimer_add(c->timer, &tv) != 0) {
         conn_lost(c, "cannot arm the registration deadline");
-        return;
+        return NULL;
     }
     bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
-    /* Input never needs more than a frame and a read's worth; the cap makes that a rule. */
-    bufferevent_setwatermark(c->bev, EV_READ, 0, SRM_WIRE_MAX_INBUF);
+    /*
+     * Input cap: libevent stops reading at the high watermark until read_cb
+     * has drained a frame.  Registration frames are small, so until then
+     * the cap is one registration frame (read_cb refuses longer ones).
+     */
+    bufferevent_setwatermark(c->bev, EV_READ, 0, SRM_WIRE_FRAME_HDR + RELAY_REG_MAX_FRAME);
     if (bufferevent_enable(c->bev, EV_READ | EV_WRITE) != 0) {
         conn_lost(c, "cannot watch the socket");
-        return;
+        return NULL;
     }
+    return c;
 }
 
 /* Out of descriptors: stop accepting for a while rather than spin on a readable listener. */
@@ -327,29 +395,38 @@ static void accept_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /*
  * Whole frames only: peek at the header, let the decoder judge the length
- * before anything is pulled up, pull up exactly one frame, handle it, drain.
- * Several frames per read are handled in this one call.
+ * before anything is pulled up, pull up exactly one frame, handle it.
+ * Several frames per read are handled in this one call, and drained from
+ * the input once at the end: a frame that already lies contiguous after the
+ * ones handled is used where it is (no copy, no per-frame drain and its
+ * buffer callbacks); only a frame that straddles two of libevent's chains
+ * first drains what was handled and is pulled up on its own, so nothing is
+ * ever copied twice.
  */
 static void read_cb(struct bufferevent *bev, void *arg)
 {
     struct conn *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
     uint8_t hdr[SRM_WIRE_FRAME_HDR];
+    struct evbuffer_ptr pos;
     struct srm_frame f;
-    size_t have, need, used;
+    size_t have, need, used, done = 0;
     uint8_t *p;
     int rc;
 
+    /* Anything at all proves the peer alive (keepalive); one clock read per read, not per frame. */
+    c->last_rx_ms = relay_now_ms();
     while (c->state != CONN_DEAD) {
         /* The length alone (4 bytes) is enough to refuse a frame: do not wait for the type. */
-        have = evbuffer_get_length(in);
+        have = evbuffer_get_length(in) - done;
         if (have < SRM_WIRE_FRAME_HDR - 1u) {
             break;
         }
         if (have > sizeof(hdr)) {
             have = sizeof(hdr);
         }
-        if (evbuffer_copyout(in, hdr, have) != (ev_ssize_t)have) {
+        if (evbuffer_ptr_set(in, &pos, done, EVBUFFER_PTR_SET) != 0 ||
+            evbuffer_copyout_from(in, &pos, hdr, have) != (ev_ssize_t)have) {
             conn_lost(c, "cannot read the input buffer");
             break;
         }
@@ -360,14 +437,31 @@ static void read_cb(struct bufferevent *bev, void *arg)
             violation(c, "bad frame header", rc);
             break;
         }
-        if (evbuffer_get_length(in) < need) {
+        /* Larger than any registration frame: refuse now rather than wait for the input cap. */
+        if (c->state == CONN_REGISTERING &&
+            need - (SRM_WIRE_FRAME_HDR - 1u) > RELAY_REG_MAX_FRAME) {
+            violation(c, "registration frame too long", SRM_ERR_TOO_LARGE);
             break;
         }
-        p = evbuffer_pullup(in, (ev_ssize_t)need);
+        if (evbuffer_get_length(in) - done < need) {
+            break;
+        }
+        if (done != 0 && evbuffer_get_contiguous_space(in) - done < need) {
+            /* Straddles a chain boundary: drop what is handled, pull up this frame alone. */
+            if (evbuffer_drain(in, done) != 0) {
+                conn_lost(c, "cannot drain the input buffer");
+                done = 0;
+                break;
+            }
+            done = 0;
+        }
+        /* Contiguous already unless done == 0 and it straddles: then this copies one frame. */
+        p = evbuffer_pullup(in, (ev_ssize_t)(done + need));
         if (p == NULL) {
             conn_lost(c, "out of memory");
             break;
         }
+        p += done;
         rc = srm_frame_decode(p, need, &f, &used);
         if (rc != 0 || used != need) {
             violation(c, "bad frame", rc != 0 ? rc : SRM_ERR_INTERNAL);
@@ -375,10 +469,10 @@ static void read_cb(struct bufferevent *bev, void *arg)
         }
         handle_frame(c, p, &f);
         /* c may be dead now, but its buffers live until the reap event. */
-        if (evbuffer_drain(in, need) != 0) {
-            conn_lost(c, "cannot drain the input buffer");
-            break;
-        }
+        done += need;
+    }
+    if (done != 0 && evbuffer_drain(in, done) != 0) {
+        conn_lost(c, "cannot drain the input buffer");
     }
 }
 
@@ -414,11 +508,84 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
         snprintf(why, sizeof(why), "registration not finished within %lu s (--reg-timeout)",
                  c->relay->cfg.reg_timeout);
         conn_lost(c, why);
+    } else if (c->state == CONN_ONLINE) {
+        keepalive_tick(c);
     } else if (c->draining) {
         /* A client that never reads cannot hold its slot past the bound. */
         srm_debug("%s: output not drained within %d s", c->addr, RELAY_DRAIN_SECONDS);
         conn_reap(c);
     }
+}
+
+/*
+ * Keepalive (issue 4): a registered connection that has sent nothing for
+ * --keepalive seconds gets a PING (again every --keepalive seconds); one
+ * that has sent nothing for --idle-timeout seconds is dead or stuck (a
+ * half-open TCP connection, a stopped process) and is dropped, so presence
+ * says offline within that bound.  The timer is not re-armed per frame:
+ * when it fires it looks at last_rx_ms and sleeps until the next deadline.
+ */
+static void keepalive_tick(struct conn *c)
+{
+    struct relay *r = c->relay;
+    uint64_t now = relay_now_ms(), ka = (uint64_t)r->cfg.keepalive * 1000u;
+    uint64_t dead = c->last_rx_ms + (uint64_t)r->cfg.idle_timeout * 1000u;
+    uint64_t ping = (c->ping_ms > c->last_rx_ms ? c->ping_ms : c->last_rx_ms) + ka;
+    char why[96];
+
+    if (now >= dead) {
+        snprintf(why, sizeof(why),
+                 "nothing received for %lu s (--idle-timeout): peer dead or stuck",
+                 r->cfg.idle_timeout);
+        /* If it is only stuck, it finds out why once it reads again. */
+        send_simple(c, SRM_MSG_BYE, 0, SRM_REASON_TIMEOUT);
+        conn_finish(c, why);
+        return;
+    }
+    if (now >= ping) {
+        c->ping_ms = now;
+        ping = now + ka;
+        srm_debug("%s: idle, keepalive PING %llu", c->name,
+                  (unsigned long long)(c->ping_token + 1u));
+        send_simple(c, SRM_MSG_PING, ++c->ping_token, 0);
+        if (c->state != CONN_ONLINE) {
+            return; /* the PING itself went over the output cap */
+        }
+    }
+    keepalive_arm(c, now, ping < dead ? ping : dead);
+}
+
+static void keepalive_arm(struct conn *c, uint64_t now, uint64_t due)
+{
+    uint64_t ms = due > now ? due - now : 1u;
+    struct timeval tv = {(time_t)(ms / 1000u), (suseconds_t)((ms % 1000u) * 1000u)};
+
+    if (evtimer_add(c->timer, &tv) != 0) {
+        conn_lost(c, "cannot arm the keepalive timer");
+    }
+}
+
+/*
+ * One info line per kind per RELAY_REFUSE_LOG_MS, so a flood of refusals
+ * cannot flood the log; the next line counts the ones left out.
+ */
+static void refuse_log(struct relay *r, enum refuse_kind kind, const char *addr, const char *why)
+{
+    uint64_t now = relay_now_ms();
+
+    if (r->refuse_log_ms[kind] != 0 && now - r->refuse_log_ms[kind] < RELAY_REFUSE_LOG_MS) {
+        r->refused_quiet[kind]++;
+        srm_debug("refused connection from %s: %s", addr, why);
+        return;
+    }
+    if (r->refused_quiet[kind] > 0) {
+        srm_info("refused connection from %s: %s (and %lu more like it before)", addr, why,
+                 r->refused_quiet[kind]);
+    } else {
+        srm_info("refused connection from %s: %s", addr, why);
+    }
+    r->refuse_log_ms[kind] = now;
+    r->refused_quiet[kind] = 0;
 }
 
 static void handle_frame(struct conn *c, uint8_t *frame, const struct srm_frame *f)
@@ -452,6 +619,9 @@ static void reg_frame(struct conn *c, const struct srm_frame *f)
     char why[128];
     int rc;
 
+    if (!reg_rate_ok(c, f)) {
+        return;
+    }
     srm_buf_init_write(&out, r->scratch, r->scratch_cap);
     rc = srm_reg_recv(c->reg, f, &out);
     srm_debug("%s: registration state %s, %zu bytes to send", c->addr, srm_reg_state_name(c->reg),
@@ -477,11 +647,51 @@ static void reg_frame(struct conn *c, const struct srm_frame *f)
     }
 }
 
+/*
+ * The first REG_HELLO costs the relay an RSA decryption and a signature:
+ * charge it to the source's token bucket (--reg-rate).  Without a token the
+ * connection is closed with no answer, nothing of the frame parsed: a
+ * REG_ERROR would tell an honest client (say, one of many behind one NAT
+ * reconnecting after a relay restart) that it is refused for good, while a
+ * closed connection is passing trouble that it retries with backoff.  Any
+ * later frame is checked by srm_reg_recv's state.
+ */
+static int reg_rate_ok(struct conn *c, const struct srm_frame *f)
+{
+    struct relay *r = c->relay;
+    char why[128];
+
+    if (f->type != SRM_FRAME_REG_HELLO || c->hello_seen || c->src == NULL) {
+        return 1;
+    }
+    c->hello_seen = 1;
+    if (sources_take(&r->srcs, c->src, relay_now_ms())) {
+        return 1;
+    }
+    snprintf(why, sizeof(why),
+             "registration refused: rate limit of %lu REG_HELLO/s from one "
+             "address (--reg-rate)",
+             r->cfg.reg_rate);
+    conn_lost(c, why);
+    return 0;
+}
+
+/* Leave REGISTERING: give back the slot counted against --max-unauth and the source. */
+static void unauth_release(struct conn *c)
+{
+    struct relay *r = c->relay;
+
+    if (c->src == NULL) {
+        return;
+    }
+    c->src->unauth--;
+    c->src = NULL;
+    r->nunauth--;
+}
+
 /* 3. Registered: take the link, replace any older connection, WELCOME, PRESENCE. */
 static void conn_online(struct conn *c)
 {
-    struct relay *r = c->relay;
-    struct conn *old;
     const char *name;
     const uint8_t *fp;
     char fps[SRM_FP_STR_LEN];
@@ -498,7 +708,19 @@ static void conn_online(struct conn *c)
     /* Nothing of the handshake is needed any more: wipe it now, not at disconnect. */
     srm_reg_free(c->reg);
     c->reg = NULL;
+    conn_enter_online(c, fps);
+}
+
+/* The link is up under c->name: replace any older connection, then WELCOME and PRESENCE. */
+static void conn_enter_online(struct conn *c, const char *fps)
+{
+    struct relay *r = c->relay;
+    struct conn *old;
+
     evtimer_del(c->timer);
+    unauth_release(c);
+    /* Registered: the input cap grows to one frame of the largest size. */
+    bufferevent_setwatermark(c->bev, EV_READ, 0, RELAY_MAX_INBUF);
 
     old = names_find(&r->names, c->name, strlen(c->name));
     if (old != NULL) {
@@ -518,9 +740,20 @@ static void conn_online(struct conn *c)
     }
     r->online_tail = c;
     r->nonline++;
+    if (r->cfg.keepalive > 0) {
+        c->last_rx_ms = relay_now_ms();
+        keepalive_arm(c, c->last_rx_ms, c->last_rx_ms + (uint64_t)r->cfg.keepalive * 1000u);
+    }
     srm_info("%s registered as %s, key %s%s", c->addr, c->name, fps,
              old != NULL ? " (replaces the older connection)" : "");
 
+    if (r->cluster != NULL && cluster_user_online(r->cluster, c->name)) {
+        /*
+         * Before WELCOME, so that the list of other nodes' users no longer
+         * holds c.  It was online on another node: no PRESENCE, as for `old`.
+         */
+        old = c;
+    }
     send_list(c, SRM_MSG_WELCOME, c);
     if (old == NULL && c->state == CONN_ONLINE) {
         broadcast_presence(r, c, SRM_PRESENCE_ONLINE);
@@ -588,6 +821,11 @@ static void route_send(struct conn *c, const struct srm_msg *m)
         return;
     }
     dst = names_find(&r->names, m->name, tolen);
+    if (dst == NULL && r->cluster != NULL) {
+        /* Another node may hold it: the answer (or UNDELIVERABLE) comes later. */
+        cluster_route(r->cluster, c->name, m->name, m->ref, m->data, m->data_len);
+        return;
+    }
     if (dst == NULL) {
         send_undeliverable(c, m->name, m->ref, SRM_REASON_OFFLINE);
         return;
@@ -625,6 +863,11 @@ static void send_list(struct conn *c, uint8_t type, const struct conn *exclude)
         }
         size += 1u + o->name_len;
         r->list[count++] = o->name;
+    }
+    if (r->cluster != NULL && count < SRM_WIRE_MAX_LIST) {
+        /* Users on the other nodes of the cluster, after ours. */
+        count += cluster_list(r->cluster, r->list + count, SRM_WIRE_MAX_LIST - count,
+                              SRM_LINK_MAX_PT - size);
     }
     srm_buf_init_write(&b, r->scratch, SRM_LINK_MAX_PT);
     rc = srm_msg_put_list(&b, type, r->list, count);
@@ -709,9 +952,14 @@ static void conn_send(struct conn *c, const uint8_t *pt, size_t n)
     }
     srm_debug("%s: -> link seq %llu %s, %zu bytes", c->name, (unsigned long long)seq,
               srm_msg_type_name(pt[0]), n);
-    if (evbuffer_get_length(out) > SRM_WIRE_MAX_OUTBUF) {
-        snprintf(why, sizeof(why), "slow consumer: over %u bytes waiting to be sent",
-                 (unsigned)SRM_WIRE_MAX_OUTBUF);
+    /*
+     * Output cap (--max-output): a client that stops reading cannot make the
+     * relay's memory grow.  It is dropped; what it had not acknowledged end
+     * to end its peers send again once it is back.
+     */
+    if (evbuffer_get_length(out) > c->relay->cfg.max_output) {
+        snprintf(why, sizeof(why), "slow reader: over %lu bytes waiting to be sent (--max-output)",
+                 c->relay->cfg.max_output);
         conn_lost(c, why);
     }
 }
@@ -796,11 +1044,17 @@ static void violation(struct conn *c, const char *why, int err)
 static void conn_unlink_online(struct conn *c, int announce)
 {
     struct relay *r = c->relay;
+    int owned;
 
     if (c->state != CONN_ONLINE) {
         return;
     }
-    if (names_remove(&r->names, c) && announce) {
+    owned = names_remove(&r->names, c);
+    if (owned && r->cluster != NULL) {
+        /* It owned its name here (not displaced): the other nodes learn it left. */
+        cluster_user_offline(r->cluster, c->name);
+    }
+    if (owned && announce) {
         c->anext = NULL;
         if (r->offline_tail != NULL) {
             r->offline_tail->anext = c;
@@ -834,6 +1088,7 @@ static void conn_lost(struct conn *c, const char *reason)
     } else {
         srm_info("%s disconnected: %s", c->addr, reason);
     }
+    unauth_release(c);
     conn_unlink_online(c, 1);
     c->state = CONN_DEAD;
     conn_reap(c);
@@ -853,6 +1108,7 @@ static void conn_finish(struct conn *c, const char *reason)
     } else {
         srm_info("%s disconnected: %s", c->addr, reason);
     }
+    unauth_release(c);
     conn_unlink_online(c, 1);
     c->state = CONN_DEAD;
     c->draining = 1;
@@ -926,6 +1182,7 @@ static void conn_free(struct conn *c)
      * offline queue is already empty (announce_flush() runs before any
      * callback returns).
      */
+    unauth_release(c);
     conn_unlink_online(c, 0);
     c->state = CONN_DEAD;
     if (c->prev != NULL) {
@@ -951,14 +1208,16 @@ static void conn_free(struct conn *c)
 void relay_shutdown(struct relay *r)
 {
     struct conn *c, *next;
-    struct timeval tv = {0, RELAY_SHUTDOWN_FLUSH_MS * 1000};
+    struct timeval tv = {0, (suseconds_t)RELAY_SHUTDOWN_FLUSH_MS * 1000};
 
     if (r->shutting_down) {
         return;
     }
     r->shutting_down = 1;
     srm_info("shutting down: %zu connections, %zu online", r->nconns, r->nonline);
-    evconnlistener_disable(r->listener);
+    if (r->listener != NULL) {
+        evconnlistener_disable(r->listener);
+    }
     for (c = r->conns; c != NULL; c = next) {
         next = c->next;
         if (c->state == CONN_ONLINE) {
@@ -972,6 +1231,36 @@ void relay_shutdown(struct relay *r)
     if (r->nconns == 0 || evtimer_add(r->stop_timer, &tv) != 0) {
         event_base_loopexit(r->base, NULL);
     }
+}
+
+int relay_adopt_registered(struct relay *r, evutil_socket_t fd, const char *name,
+                           struct srm_link **link)
+{
+    struct conn *c;
+
+    if (srm_name_check_str(name) != 0 || strlen(name) > SRM_WIRE_MAX_NAME) {
+        evutil_closesocket(fd);
+        return -1;
+    }
+    c = conn_new(r, fd, NULL, 0);
+    if (c == NULL) {
+        return -1;
+    }
+    srm_reg_free(c->reg);
+    c->reg = NULL;
+    c->link = *link;
+    *link = NULL;
+    snprintf(c->name, sizeof(c->name), "%s", name);
+    conn_enter_online(c, "(test)");
+    return c->state == CONN_ONLINE ? 0 : -1;
+}
+
+size_t relay_count(const struct relay *r, size_t *unauth)
+{
+    if (unauth != NULL) {
+        *unauth = r->nunauth;
+    }
+    return r->nconns;
 }
 
 void relay_stop(struct relay *r)
@@ -998,8 +1287,10 @@ void relay_free(struct relay *r)
     r->busy++;
     r->reap = NULL;
     r->offline_head = r->offline_tail = NULL;
-    while (r->conns != NULL) {
-        conn_free(r->conns);
+    /* Nothing else is freed meanwhile (shutting_down, busy), so next stays valid. */
+    for (struct conn *c = r->conns, *next; c != NULL; c = next) {
+        next = c->next;
+        conn_free(c);
     }
     if (r->listener != NULL) {
         evconnlistener_free(r->listener);
@@ -1013,11 +1304,117 @@ void relay_free(struct relay *r)
     if (r->stop_timer != NULL) {
         event_free(r->stop_timer);
     }
+    /* After the connections: their last OFF went out through it. */
+    cluster_free(r->cluster);
     names_free(&r->names);
+    sources_free(&r->srcs);
+    users_free(&r->users);
     free(r->scratch);
     free(r->list);
     srm_key_free(r->key);
     free(r);
+}
+
+/*
+ * Cluster glue (cluster.h, docs/CLUSTER.md): how the cluster reaches the
+ * local connections.  The cluster calls these from its own loop callbacks,
+ * never from inside another relay callback, so the scratch buffer is free.
+ */
+static int cluster_deliver_cb(void *arg, const char *to, const char *from, const uint8_t *payload,
+                              size_t n)
+{
+    struct relay *r = arg;
+    struct conn *dst = names_find(&r->names, to, strlen(to));
+    struct srm_buf b;
+
+    if (dst == NULL || dst->state != CONN_ONLINE) {
+        return -1;
+    }
+    srm_buf_init_write(&b, r->scratch, SRM_LINK_MAX_PT);
+    if (srm_msg_put_deliver(&b, from, payload, n) != 0) {
+        return -1;
+    }
+    conn_send(dst, b.data, b.len);
+    return 0;
+}
+
+/* PRESENCE of a user on another node to every local client. */
+static void cluster_presence_cb(void *arg, const char *name, int online)
+{
+    struct relay *r = arg;
+    struct conn *o, *next;
+    struct srm_buf b;
+    uint8_t msg[PRESENCE_MAX];
+
+    if (r->shutting_down || names_find(&r->names, name, strlen(name)) != NULL) {
+        return;
+    }
+    srm_buf_init_write(&b, msg, sizeof(msg));
+    if (srm_msg_put_presence(&b, name, online ? SRM_PRESENCE_ONLINE : SRM_PRESENCE_OFFLINE) != 0) {
+        return;
+    }
+    srm_debug("PRESENCE %s %s (another node) to the local clients", name,
+              online ? "online" : "offline");
+    r->busy++;
+    for (o = r->online_head; o != NULL; o = next) {
+        next = o->onext;
+        conn_send(o, b.data, b.len);
+    }
+    r->busy--;
+    announce_flush(r);
+}
+
+/* A newer registration on another node: as a local replacement, no offline announcement. */
+static void cluster_displace_cb(void *arg, const char *name)
+{
+    struct relay *r = arg;
+    struct conn *old = names_find(&r->names, name, strlen(name));
+
+    if (old == NULL) {
+        return;
+    }
+    names_remove(&r->names, old);
+    send_simple(old, SRM_MSG_BYE, 0, SRM_REASON_REPLACED);
+    conn_finish(old, "replaced by a newer registration on another cluster node");
+}
+
+static void cluster_undeliverable_cb(void *arg, const char *from, const char *to, uint32_t ref,
+                                     uint8_t reason)
+{
+    struct relay *r = arg;
+    struct conn *c = names_find(&r->names, from, strlen(from));
+
+    if (c != NULL && c->state == CONN_ONLINE) {
+        send_undeliverable(c, to, ref, reason);
+    }
+}
+
+/* No retry left for NATS: stop as a shutdown does, so the clients move to another node. */
+static void cluster_fatal_cb(void *arg, const char *why)
+{
+    struct relay *r = arg;
+
+    srm_error("%s", why);
+    r->cluster_failed = 1;
+    relay_shutdown(r);
+}
+
+int relay_join_cluster(struct relay *r, const struct cluster_config *cfg)
+{
+    static const struct cluster_ops ops = {
+        .deliver = cluster_deliver_cb,
+        .presence = cluster_presence_cb,
+        .displace = cluster_displace_cb,
+        .undeliverable = cluster_undeliverable_cb,
+        .fatal = cluster_fatal_cb,
+    };
+
+    return cluster_new(r->base, cfg, &ops, r, &r->cluster);
+}
+
+int relay_cluster_failed(const struct relay *r)
+{
+    return r->cluster_failed;
 }
 
 /* For log lines: the authenticated name once there is one, else the address. */
