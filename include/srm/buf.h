@@ -55,12 +55,9 @@ void srm_buf_get_rest(struct srm_buf *b, const uint8_t **p, size_t *n);
  * SRM_ERR_TOO_LARGE if the length exceeds max, SRM_ERR_MSG_INCOMPLETE if the
  * bytes are not all there; nothing is consumed on failure.
  */
-SRM_MUST_USE int srm_buf_get_string8(struct srm_buf *b, size_t max, const uint8_t **p,
-                                     size_t *n);
-SRM_MUST_USE int srm_buf_get_string16(struct srm_buf *b, size_t max, const uint8_t **p,
-                                      size_t *n);
-SRM_MUST_USE int srm_buf_get_string32(struct srm_buf *b, size_t max, const uint8_t **p,
-                                      size_t *n);
+SRM_MUST_USE int srm_buf_get_string8(struct srm_buf *b, size_t max, const uint8_t **p, size_t *n);
+SRM_MUST_USE int srm_buf_get_string16(struct srm_buf *b, size_t max, const uint8_t **p, size_t *n);
+SRM_MUST_USE int srm_buf_get_string32(struct srm_buf *b, size_t max, const uint8_t **p, size_t *n);
 
 /* Writers: 0 or SRM_ERR_NO_SPACE (nothing written). */
 SRM_MUST_USE int srm_buf_put_u8(struct srm_buf *b, uint8_t v);

@@ -85,8 +85,8 @@ SRM_MUST_USE int srm_hkdf_extract(const uint8_t *salt, size_t saltlen, const uin
 SRM_MUST_USE int srm_hkdf_expand(const uint8_t *prk, size_t prklen, const uint8_t *info,
                                  size_t infolen, uint8_t *okm, size_t okmlen);
 /* One-shot HMAC-SHA256 and SHA-256. */
-SRM_MUST_USE int srm_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg,
-                                 size_t n, uint8_t out[SRM_HASH_LEN]);
+SRM_MUST_USE int srm_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg, size_t n,
+                                 uint8_t out[SRM_HASH_LEN]);
 SRM_MUST_USE int srm_sha256(const uint8_t *msg, size_t n, uint8_t out[SRM_HASH_LEN]);
 /* RAND_bytes. */
 SRM_MUST_USE int srm_random(void *p, size_t n);

@@ -68,7 +68,7 @@ void srm_link_free(struct srm_link *l);
 SRM_MUST_USE int srm_link_seal_frame(struct srm_link *l, const uint8_t *pt, size_t n,
                                      struct srm_buf *out);
 /* Open the body of an SRM_FRAME_LINK frame in place; *pt and *ptlen view the plaintext. */
-SRM_MUST_USE int srm_link_open_body(struct srm_link *l, uint8_t *body, size_t n,
-                                    const uint8_t **pt, size_t *ptlen);
+SRM_MUST_USE int srm_link_open_body(struct srm_link *l, uint8_t *body, size_t n, const uint8_t **pt,
+                                    size_t *ptlen);
 
 #endif

@@ -39,8 +39,8 @@ typedef int (*srm_reg_lookup_fn)(void *arg, const char *name, struct srm_key **p
 SRM_MUST_USE int srm_reg_new_client(const char *name, struct srm_key *client_priv,
                                     struct srm_key *relay_pub, struct srm_reg **out);
 /* Relay side.  Takes a reference to the relay key. */
-SRM_MUST_USE int srm_reg_new_relay(struct srm_key *relay_priv, srm_reg_lookup_fn lookup,
-                                   void *arg, struct srm_reg **out);
+SRM_MUST_USE int srm_reg_new_relay(struct srm_key *relay_priv, srm_reg_lookup_fn lookup, void *arg,
+                                   struct srm_reg **out);
 /* Wipe every secret and free (NULL allowed). */
 void srm_reg_free(struct srm_reg *r);
 

@@ -13,19 +13,19 @@
 #define SRM_WIRE_VERSION 1
 
 /* Framing (DESIGN.md section 6): len u32be (counts type + body) || type u8 || body. */
-#define SRM_WIRE_FRAME_HDR  5u
-#define SRM_WIRE_MAX_FRAME  131072u /* maximum value of len */
-#define SRM_WIRE_MAX_BODY   (SRM_WIRE_MAX_FRAME - 1u)
+#define SRM_WIRE_FRAME_HDR 5u
+#define SRM_WIRE_MAX_FRAME 131072u /* maximum value of len */
+#define SRM_WIRE_MAX_BODY  (SRM_WIRE_MAX_FRAME - 1u)
 
 /* User names: 1..32 of [a-z0-9_-]. */
 #define SRM_WIRE_MAX_NAME 32u
 
 /* Link record (DESIGN.md section 3b). */
-#define SRM_LINK_KEY_LEN    32u
-#define SRM_LINK_IV_LEN     4u
-#define SRM_LINK_ID_LEN     16u
-#define SRM_LINK_TAG_LEN    16u
-#define SRM_LINK_MAX_PT     (SRM_WIRE_MAX_FRAME - 17u) /* 131055 */
+#define SRM_LINK_KEY_LEN 32u
+#define SRM_LINK_IV_LEN  4u
+#define SRM_LINK_ID_LEN  16u
+#define SRM_LINK_TAG_LEN 16u
+#define SRM_LINK_MAX_PT  (SRM_WIRE_MAX_FRAME - 17u) /* 131055 */
 
 /* Message record (DESIGN.md section 3a). */
 #define SRM_RECORD_KEY_LEN  32u
@@ -40,12 +40,12 @@
 #define SRM_RECORD_SEQ_LIMIT (UINT64_MAX - 1u)
 
 /* Handshake sizes. */
-#define SRM_NONCE_LEN      32u
-#define SRM_X25519_LEN     32u
-#define SRM_HASH_LEN       32u
-#define SRM_RSA_MIN_BITS   2048
-#define SRM_RSA_MAX_BITS   8192
-#define SRM_RSA_MAX_BYTES  (SRM_RSA_MAX_BITS / 8) /* bound on signatures and OAEP blocks */
+#define SRM_NONCE_LEN     32u
+#define SRM_X25519_LEN    32u
+#define SRM_HASH_LEN      32u
+#define SRM_RSA_MIN_BITS  2048
+#define SRM_RSA_MAX_BITS  8192
+#define SRM_RSA_MAX_BYTES (SRM_RSA_MAX_BITS / 8) /* bound on signatures and OAEP blocks */
 
 /* Outer frame types. Registration frames are plaintext; everything after is SRM_FRAME_LINK. */
 enum srm_frame_type {
@@ -58,17 +58,17 @@ enum srm_frame_type {
 
 /* Messages inside a link record (first byte of the link plaintext). */
 enum srm_msg_type {
-    SRM_MSG_CONFIRM = 0x01,      /* either: key confirmation, body = TH (32) */
-    SRM_MSG_WELCOME = 0x02,      /* relay -> client: registered; body = name list */
-    SRM_MSG_SEND = 0x03,         /* client -> relay: to, ref u32, payload */
-    SRM_MSG_DELIVER = 0x04,      /* relay -> client: from, payload */
-    SRM_MSG_UNDELIVERABLE = 0x05,/* relay -> client: to, ref u32, reason u8 */
-    SRM_MSG_WHO = 0x06,          /* client -> relay: empty */
-    SRM_MSG_WHO_REPLY = 0x07,    /* relay -> client: name list */
-    SRM_MSG_PRESENCE = 0x08,     /* relay -> client: name, status u8 */
-    SRM_MSG_PING = 0x09,         /* either: token u64 */
-    SRM_MSG_PONG = 0x0a,         /* either: token u64 */
-    SRM_MSG_BYE = 0x0b,          /* either: reason u8; the sender closes */
+    SRM_MSG_CONFIRM = 0x01,       /* either: key confirmation, body = TH (32) */
+    SRM_MSG_WELCOME = 0x02,       /* relay -> client: registered; body = name list */
+    SRM_MSG_SEND = 0x03,          /* client -> relay: to, ref u32, payload */
+    SRM_MSG_DELIVER = 0x04,       /* relay -> client: from, payload */
+    SRM_MSG_UNDELIVERABLE = 0x05, /* relay -> client: to, ref u32, reason u8 */
+    SRM_MSG_WHO = 0x06,           /* client -> relay: empty */
+    SRM_MSG_WHO_REPLY = 0x07,     /* relay -> client: name list */
+    SRM_MSG_PRESENCE = 0x08,      /* relay -> client: name, status u8 */
+    SRM_MSG_PING = 0x09,          /* either: token u64 */
+    SRM_MSG_PONG = 0x0a,          /* either: token u64 */
+    SRM_MSG_BYE = 0x0b,           /* either: reason u8; the sender closes */
 };
 
 /* SRM_MSG_PRESENCE status. */

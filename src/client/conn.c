@@ -693,7 +693,8 @@ void conn_send_bye(struct client *c)
 {
     struct conn *conn = c->conn;
     struct srm_buf b;
-    struct timeval tv = {CLIENT_BYE_FLUSH_MS / 1000, (suseconds_t)(CLIENT_BYE_FLUSH_MS % 1000) * 1000};
+    struct timeval tv = {CLIENT_BYE_FLUSH_MS / 1000,
+                         (suseconds_t)(CLIENT_BYE_FLUSH_MS % 1000) * 1000};
 
     srm_buf_init_write(&b, c->pt_buf, SRM_LINK_MAX_PT);
     if (srm_msg_put_bye(&b, SRM_REASON_NONE) != 0 || conn_send_msg(c, b.data, b.len) != 0) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* test_buf.c: the bounded reader/writer, including truncated input and failure leaving state unchanged. */
+/* test_buf.c: the bounded reader/writer, including truncated input and failure leaving state
+ * unchanged. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -110,8 +111,8 @@ static void test_limits(void **state)
 static void test_names(void **state)
 {
     static const char *good[] = {"a", "alice", "bob_2", "x-y", "abcdefghijklmnopqrstuvwxyz012345"};
-    static const char *bad[] = {"", "Alice", "a/b", "a.b", "..", "a b", "é",
-                                "abcdefghijklmnopqrstuvwxyz0123456"};
+    static const char *bad[] = {"",   "Alice", "a/b", "a.b",
+                                "..", "a b",   "é",   "abcdefghijklmnopqrstuvwxyz0123456"};
     uint8_t mem[40] = {3, 'a', '/', 'b'};
     struct srm_buf r;
     char name[SRM_WIRE_MAX_NAME + 1];
