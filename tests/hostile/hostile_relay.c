@@ -25,9 +25,22 @@
  *
  * The routing is deliberately simple (a fixed table, no rate limits, no
  * registration deadline): it exists to show that the clients, not the
- * relay, defend the end-to-end layer.  Usage:
+ * relay, defend the end-to-end layer.
+ *
+ * --keylog FILE appends, for each client that registers, one line
+ *   NAME LINK_KEY_C2R LINK_KEY_R2C IV_C2R IV_R2C LINK_ID   (lowercase hex)
+ * so that tests/integration/test_no_key_in_logs.py can search the logs for
+ * derived keys.  srm_reg builds the link inside srm_reg_recv() and keeps the
+ * keys hidden, so this program is linked with --wrap=srm_link_new (see
+ * tests/CMakeLists.txt): the library's own call passes through
+ * __wrap_srm_link_new() below, which copies the keys out.  Neither the
+ * library nor the real relay or client can export them.  Before a line is
+ * written, the copied keys must open both CONFIRM records of that client's
+ * registration (r2c in the CHALLENGE sent, c2r in the RESPONSE received).
+ *
+ * Usage:
  *   hostile_relay --listen ADDR:PORT --keys DIR --attack MODE [--victim NAME]
- *                 [--nth N] [--as NAME] [--hs-file PATH] [--debug]
+ *                 [--nth N] [--as NAME] [--hs-file PATH] [--keylog FILE] [--debug]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -50,6 +63,7 @@
 #include "srm/crypto.h"
 #include "srm/err.h"
 #include "srm/frame.h"
+#include "srm/kdf.h"
 #include "srm/link.h"
 #include "srm/msg.h"
 #include "srm/reg.h"
@@ -65,6 +79,8 @@
 #define REC_CT_OFF  (REC_IV_OFF + SRM_RECORD_IV_LEN)
 /* An ACK's ciphertext is exactly 9 bytes (type || msg_id); a DATA with text is longer. */
 #define ACK_CT_LEN 9u
+/* The sealed CONFIRM (type || TH, then the GCM tag) that ends CHALLENGE and RESPONSE. */
+#define CONFIRM_REC_LEN (1u + SRM_HASH_LEN + SRM_LINK_TAG_LEN)
 
 enum attack {
     ATK_NONE,
@@ -90,6 +106,10 @@ struct conn {
     char name[SRM_WIRE_MAX_NAME + 1];
     int online;
     int dead;
+    struct srm_link_keys keys; /* --keylog: this link's keys, until written */
+    int have_keys;
+    int r2c_ok; /* keys.key_r2c opened our CONFIRM */
+    int c2r_ok; /* keys.key_c2r opened the client's CONFIRM */
 };
 
 struct held {
@@ -108,6 +128,7 @@ struct hostile {
     char victim[SRM_WIRE_MAX_NAME + 1];
     char as[SRM_WIRE_MAX_NAME + 1];
     const char *hs_file;
+    const char *keylog;
     unsigned long nth;
     unsigned long seen; /* victim's DATA records so far */
     int applied;
@@ -128,7 +149,12 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 static void read_cb(struct bufferevent *bev, void *arg);
 static void event_cb(struct bufferevent *bev, short what, void *arg);
 static void reg_frame(struct conn *c, const struct srm_frame *f);
+static void keys_take(struct conn *c, int rc, const struct srm_buf *out, const struct srm_frame *f);
+static int confirm_opens(const uint8_t key[SRM_LINK_KEY_LEN], const uint8_t iv[SRM_LINK_IV_LEN],
+                         const uint8_t link_id[SRM_LINK_ID_LEN], const uint8_t *p, size_t n);
 static void conn_online(struct conn *c);
+static void keylog_write(struct conn *c);
+static void hex(char *dst, const uint8_t *p, size_t n);
 static void link_frame(struct conn *c, uint8_t *body, size_t n);
 static void on_send(struct conn *c, const struct srm_msg *m);
 static int is_data_record(const uint8_t *p, size_t n);
@@ -149,6 +175,19 @@ static int save_file(const char *path, const uint8_t *p, size_t n);
 static int load_file(const char *path, uint8_t **p, size_t *n);
 static void dbg(const struct hostile *h, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* The linker's names for the wrapped library function and the original. */
+int __wrap_srm_link_new(const struct srm_link_keys *k, enum srm_link_role role,
+                        struct srm_link **out);
+int __real_srm_link_new(const struct srm_link_keys *k, enum srm_link_role role,
+                        struct srm_link **out);
+
+/*
+ * The keys of the link srm_reg_recv() built last (relay role only).  A file
+ * static because the wrapper has no context argument; the event loop is
+ * single-threaded, so it always belongs to the connection in reg_frame().
+ */
+static struct srm_link_keys captured_keys;
+static int captured;
 
 static const struct {
     const char *name;
@@ -212,6 +251,7 @@ out:
             bufferevent_free(h.conns[i]->bev);
             srm_reg_free(h.conns[i]->reg);
             srm_link_free(h.conns[i]->link);
+            srm_kdf_link_wipe(&h.conns[i]->keys);
             free(h.conns[i]);
         }
     }
@@ -234,15 +274,11 @@ static int parse_args(struct hostile *h, int argc, char **argv, char *host, size
                       uint16_t *port)
 {
     static const struct option opts[] = {
-        {"listen", required_argument, NULL, 'l'},
-        {"keys", required_argument, NULL, 'k'},
-        {"attack", required_argument, NULL, 'a'},
-        {"victim", required_argument, NULL, 'v'},
-        {"nth", required_argument, NULL, 'n'},
-        {"as", required_argument, NULL, 's'},
-        {"hs-file", required_argument, NULL, 'f'},
-        {"debug", no_argument, NULL, 'd'},
-        {NULL, 0, NULL, 0},
+        {"listen", required_argument, NULL, 'l'},  {"keys", required_argument, NULL, 'k'},
+        {"attack", required_argument, NULL, 'a'},  {"victim", required_argument, NULL, 'v'},
+        {"nth", required_argument, NULL, 'n'},     {"as", required_argument, NULL, 's'},
+        {"hs-file", required_argument, NULL, 'f'}, {"keylog", required_argument, NULL, 'K'},
+        {"debug", no_argument, NULL, 'd'},         {NULL, 0, NULL, 0},
     };
     const char *listen = "127.0.0.1:7447", *colon;
     char *end;
@@ -280,6 +316,9 @@ static int parse_args(struct hostile *h, int argc, char **argv, char *host, size
             break;
         case 'f':
             h->hs_file = optarg;
+            break;
+        case 'K':
+            h->keylog = optarg;
             break;
         case 'd':
             h->debug = 1;
@@ -426,6 +465,7 @@ static void reg_frame(struct conn *c, const struct srm_frame *f)
 
     srm_buf_init_write(&out, h->scratch, sizeof(h->scratch));
     rc = srm_reg_recv(c->reg, f, &out);
+    keys_take(c, rc, &out, f);
     if (out.len > 0) {
         (void)bufferevent_write(c->bev, out.data, out.len);
     }
@@ -436,6 +476,53 @@ static void reg_frame(struct conn *c, const struct srm_frame *f)
     if (srm_reg_is_done(c->reg)) {
         conn_online(c);
     }
+}
+
+/*
+ * --keylog: take the keys srm_reg_recv() just built (on REG_HELLO) and check
+ * each direction against the CONFIRM record sealed under it: ours ends the
+ * CHALLENGE in out, the client's ends the RESPONSE in f.
+ */
+static void keys_take(struct conn *c, int rc, const struct srm_buf *out, const struct srm_frame *f)
+{
+    struct srm_link_keys *k = &c->keys;
+
+    if (captured) {
+        *k = captured_keys;
+        srm_kdf_link_wipe(&captured_keys);
+        captured = 0;
+        c->have_keys = rc == 0;
+        c->r2c_ok =
+            rc == 0 && confirm_opens(k->key_r2c, k->iv_r2c, k->link_id, out->data, out->len) == 0;
+    }
+    if (rc == 0 && c->have_keys && srm_reg_is_done(c->reg)) {
+        c->c2r_ok = confirm_opens(k->key_c2r, k->iv_c2r, k->link_id, f->body, f->body_len) == 0;
+    }
+    if (rc != 0 || !c->have_keys) {
+        srm_kdf_link_wipe(k);
+        c->have_keys = 0;
+    }
+}
+
+/* 0 if the last CONFIRM_REC_LEN bytes of p open as a CONFIRM at seq 0 under these keys. */
+static int confirm_opens(const uint8_t key[SRM_LINK_KEY_LEN], const uint8_t iv[SRM_LINK_IV_LEN],
+                         const uint8_t link_id[SRM_LINK_ID_LEN], const uint8_t *p, size_t n)
+{
+    struct srm_link_dir *d = NULL;
+    uint8_t pt[CONFIRM_REC_LEN - SRM_LINK_TAG_LEN];
+    int r = -1;
+
+    if (n < CONFIRM_REC_LEN || srm_link_dir_new(key, iv, link_id, &d) != 0) {
+        goto out;
+    }
+    if (srm_link_dir_open(d, p + (n - CONFIRM_REC_LEN), CONFIRM_REC_LEN, pt) == 0 &&
+        pt[0] == SRM_MSG_CONFIRM) {
+        r = 0;
+    }
+out:
+    srm_wipe(pt, sizeof(pt));
+    srm_link_dir_free(d);
+    return r;
 }
 
 static void conn_online(struct conn *c)
@@ -456,9 +543,67 @@ static void conn_online(struct conn *c)
         conn_close(old, "replaced");
     }
     c->online = 1;
+    keylog_write(c);
     fprintf(stderr, "hostile: registered %s\n", c->name);
     send_list(c, SRM_MSG_WELCOME, c);
     presence(h, c, SRM_PRESENCE_ONLINE);
+}
+
+/* One line per registration; the keys are wiped from c either way. */
+static void keylog_write(struct conn *c)
+{
+    const struct srm_link_keys *k = &c->keys;
+    char line[SRM_WIRE_MAX_NAME + 8u + 2u * sizeof(struct srm_link_keys)];
+    char *p = line;
+    FILE *f;
+    int ok;
+
+    if (c->h->keylog == NULL) {
+        goto out;
+    }
+    if (!c->have_keys || !c->r2c_ok || !c->c2r_ok) {
+        fprintf(stderr, "hostile: keylog: no checked link keys for %s\n", c->name);
+        goto out;
+    }
+    p += snprintf(p, sizeof(line), "%s ", c->name);
+    hex(p, k->key_c2r, sizeof(k->key_c2r));
+    p += 2u * sizeof(k->key_c2r);
+    *p++ = ' ';
+    hex(p, k->key_r2c, sizeof(k->key_r2c));
+    p += 2u * sizeof(k->key_r2c);
+    *p++ = ' ';
+    hex(p, k->iv_c2r, sizeof(k->iv_c2r));
+    p += 2u * sizeof(k->iv_c2r);
+    *p++ = ' ';
+    hex(p, k->iv_r2c, sizeof(k->iv_r2c));
+    p += 2u * sizeof(k->iv_r2c);
+    *p++ = ' ';
+    hex(p, k->link_id, sizeof(k->link_id));
+    f = fopen(c->h->keylog, "a");
+    if (f == NULL) {
+        fprintf(stderr, "error: hostile: cannot open %s: %s\n", c->h->keylog, strerror(errno));
+        goto out;
+    }
+    ok = fprintf(f, "%s\n", line) > 0;
+    ok = fclose(f) == 0 && ok;
+    fprintf(stderr, "hostile: keylog: %s %s's link keys (both CONFIRM records opened)\n",
+            ok ? "wrote" : "could not write", c->name);
+out:
+    srm_wipe(line, sizeof(line));
+    srm_kdf_link_wipe(&c->keys);
+    c->have_keys = 0;
+}
+
+/* n bytes as 2n lowercase hex digits and a NUL (dst has room for 2n + 1). */
+static void hex(char *dst, const uint8_t *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < n; i++) {
+        dst[2u * i] = digits[p[i] >> 4];
+        dst[2u * i + 1u] = digits[p[i] & 0x0fu];
+    }
+    dst[2u * n] = '\0';
 }
 
 /* 2. One link record from an online client. */
@@ -807,6 +952,7 @@ static void free_cb(evutil_socket_t fd, short what, void *arg)
     bufferevent_free(c->bev);
     srm_reg_free(c->reg);
     srm_link_free(c->link);
+    srm_kdf_link_wipe(&c->keys);
     free(c);
 }
 
@@ -859,4 +1005,17 @@ static void dbg(const struct hostile *h, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+/* --keylog: see the comment at the top; the wrapped call is the library's own. */
+int __wrap_srm_link_new(const struct srm_link_keys *k, enum srm_link_role role,
+                        struct srm_link **out)
+{
+    int r = __real_srm_link_new(k, role, out);
+
+    if (r == 0 && role == SRM_LINK_RELAY) {
+        captured_keys = *k;
+        captured = 1;
+    }
+    return r;
 }
