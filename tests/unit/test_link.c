@@ -385,7 +385,7 @@ static void test_link_roles_and_frames(void **state)
 {
     struct srm_link_keys k;
     struct srm_link *client = NULL, *relay = NULL;
-    uint8_t mem[256], before[256];
+    uint8_t mem[256] = {0}, before[256] = {0}; /* whole buffers are compared below */
     struct srm_buf w;
     const uint8_t *pt = (const uint8_t *)"junk";
     size_t ptlen = 7, start;
