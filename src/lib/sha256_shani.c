@@ -6,7 +6,7 @@
  * instructions.  Compiled with a target attribute per function, so the rest
  * of the build needs no -m flags; sha256.c calls it only after
  * srm_sha256_shani_supported() said yes.  On other architectures this file
- * provides stubs that are never called.
+ * reports "not supported", so the portable block function is used.
  *
  * Register layout the instructions want: s0 = (A, B, E, F) and
  * s1 = (C, D, G, H), A in the highest 32-bit lane.

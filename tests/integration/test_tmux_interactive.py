@@ -32,7 +32,7 @@ def main():
         try:
             subprocess.run(tmux + ["new-session", "-d", "-s", "alice", "-x", "120", "-y", "30",
                                    "env", "TERM=xterm-256color", "ASAN_OPTIONS=detect_leaks=0",
-                                   "sh", "-c", cmd + "; echo CLIENT-EXIT=$?; sleep 30"],
+                                   "sh", "-c", cmd + "; echo CLIENT-EXIT=$?; read -r _"],
                            check=True)
             env.wait_registered(relay, "alice")
             wait_until(lambda: "[bob]" in capture(), what="the prompt naming bob")
