@@ -72,6 +72,8 @@ SRM_MUST_USE int srm_sess_start(struct srm_sess *s, struct srm_buf *out);
  * sender's name).  May append a reply payload to reply (HS_RESP, HS_FIN) and
  * sets *ev.  A RECORD that fails any check returns an error and ends the
  * session (FAILED, keys wiped); nothing from it is ever returned as data.
+ * A RECORD that arrives before any session is established is dropped unread
+ * (SRM_ERR_UNEXPECTED_MSG) and changes nothing, not even a pending handshake.
  * A handshake message that fails a check, or does not belong to a pending
  * handshake, returns an error and fails only the pending handshake: an
  * established session stays established (so a replayed HS_INIT cannot break

@@ -115,6 +115,8 @@ static int derive(const char *label, size_t labellen, const uint8_t z[SRM_X25519
     }
     rc = 0;
 out:
+    /* Registration nonces travel under RSA-OAEP: this copy is secret too. */
+    OPENSSL_cleanse(salt, sizeof(salt));
     OPENSSL_cleanse(prk, sizeof(prk));
     OPENSSL_cleanse(okm, sizeof(okm));
     return rc;

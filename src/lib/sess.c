@@ -322,7 +322,12 @@ int srm_sess_recv(struct srm_sess *s, const uint8_t *payload, size_t n, struct s
         return 0;
     case SRM_E2E_RECORD:
         if (!s->established) {
-            return fail_all(s, SRM_ERR_UNEXPECTED_MSG);
+            /*
+             * Unauthenticated and of no session we hold: dropped unread
+             * (PROTOCOL.md 6.4); it must not end a handshake in flight.
+             */
+            memset(ev, 0, sizeof(*ev));
+            return SRM_ERR_UNEXPECTED_MSG;
         }
         if ((err = on_record(s, &in, ev)) != 0) {
             memset(ev, 0, sizeof(*ev));

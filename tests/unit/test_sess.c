@@ -655,8 +655,19 @@ static void test_record_failures_end_session(void **state)
     {
         struct srm_sess *c = NULL;
         assert_int_equal(srm_sess_new("bob", K.bob, "alice", K.alice_pub, &c), 0);
+        uint8_t init[1024];
+        struct srm_buf w;
+
+        /* Dropped unread: it leaves the session as it was (PROTOCOL.md 6.4)... */
         assert_int_equal(feed(c, r1.b, r1.n, &none, &ev), SRM_ERR_UNEXPECTED_MSG);
-        assert_int_equal(srm_sess_state(c), SRM_SESS_FAILED);
+        assert_int_equal(srm_sess_state(c), SRM_SESS_IDLE);
+        assert_int_equal(ev.type, SRM_SESS_EV_NONE);
+        /* ...and does not end a handshake in flight. */
+        srm_buf_init_write(&w, init, sizeof(init));
+        assert_int_equal(srm_sess_start(c, &w), 0);
+        assert_int_equal(feed(c, r1.b, r1.n, &none, &ev), SRM_ERR_UNEXPECTED_MSG);
+        assert_int_equal(srm_sess_state(c), SRM_SESS_INIT_SENT);
+        assert_int_equal(srm_sess_holds_handshake_secrets(c), 1);
         srm_sess_free(c);
     }
     /* An unknown payload kind is no record: it fails nothing established. */
