@@ -24,7 +24,8 @@ def main():
         alice.wait_err(r"bob is offline; .*queued")
         n_before = len(alice.err)
         alice.send("/queue")
-        alice.wait_err(r"#3 +queued +queued 1")
+        # The listing ends with the last message: wait for it before reading.
+        alice.wait_err(r"#4 +queued +queued 2")
         lines = alice.err[n_before:]
         check(any("3 message(s) pending" in l for l in lines), "/queue total: %r" % lines)
         check(any(l.startswith("bob (offline): 3 pending") for l in lines),
