@@ -130,6 +130,7 @@ static void presence_loop(struct relay *r, const struct conn *about, uint8_t sta
 static void announce_flush(struct relay *r);
 static void violation(struct conn *c, const char *why, int err);
 static void conn_unlink_online(struct conn *c, int announce);
+static void conn_mark_dead(struct conn *c, const char *reason);
 static void conn_lost(struct conn *c, const char *reason);
 static void conn_finish(struct conn *c, const char *reason);
 static void drain_write_cb(struct bufferevent *bev, void *arg);
@@ -1077,12 +1078,9 @@ static void conn_unlink_online(struct conn *c, int announce)
     r->nonline--;
 }
 
-/* The connection is over: DEAD and unlinked now, freed from the reap event. */
-static void conn_lost(struct conn *c, const char *reason)
+/* Log why, give back the registration slot, leave the name table, and mark DEAD. */
+static void conn_mark_dead(struct conn *c, const char *reason)
 {
-    if (c->state == CONN_DEAD) {
-        return;
-    }
     if (c->state == CONN_ONLINE) {
         srm_info("%s (%s) disconnected: %s", c->name, c->addr, reason);
     } else {
@@ -1091,6 +1089,15 @@ static void conn_lost(struct conn *c, const char *reason)
     unauth_release(c);
     conn_unlink_online(c, 1);
     c->state = CONN_DEAD;
+}
+
+/* The connection is over: DEAD and unlinked now, freed from the reap event. */
+static void conn_lost(struct conn *c, const char *reason)
+{
+    if (c->state == CONN_DEAD) {
+        return;
+    }
+    conn_mark_dead(c, reason);
     conn_reap(c);
     announce_flush(c->relay);
 }
@@ -1103,14 +1110,7 @@ static void conn_finish(struct conn *c, const char *reason)
     if (c->state == CONN_DEAD) {
         return;
     }
-    if (c->state == CONN_ONLINE) {
-        srm_info("%s (%s) disconnected: %s", c->name, c->addr, reason);
-    } else {
-        srm_info("%s disconnected: %s", c->addr, reason);
-    }
-    unauth_release(c);
-    conn_unlink_online(c, 1);
-    c->state = CONN_DEAD;
+    conn_mark_dead(c, reason);
     c->draining = 1;
     bufferevent_disable(c->bev, EV_READ);
     if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
