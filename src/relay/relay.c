@@ -22,10 +22,17 @@
  * found the error.  One that closes after a final message stops reading,
  * lets its output drain, and is freed then (or after RELAY_DRAIN_SECONDS).
  *
- * Hot path: no allocation per message.  Frames are opened in place in the
- * pulled-up input; the DELIVER plaintext is built in one scratch buffer per
- * relay and sealed straight into the recipient's output buffer, which
- * bufferevent writes once per loop turn however many frames it holds.
+ * Hot path: no allocation per message, two system calls per batch.  One
+ * recv(2) per readable socket into the relay's one read buffer, where the
+ * frames are opened in place (only the start of a frame the read cut is
+ * copied aside until the rest arrives); the DELIVER plaintext is built in
+ * one scratch buffer per relay and sealed straight into the recipient's
+ * output buffer; every output buffer filled during a loop turn is written
+ * with one sendmsg(2) at the end of that turn (flush_cb), however many
+ * frames it holds, and only a socket that is full is watched for writing.
+ * (Not bufferevents: libevent 2.1 asks FIONREAD before every read, reads at
+ * most 4096 bytes at a time, and adds and deletes the write event around
+ * every write: three to five system calls per message where two do.)
  */
 #include <errno.h>
 #include <netdb.h>
@@ -36,10 +43,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/util.h>
@@ -78,6 +85,10 @@ struct relay {
     struct event *accept_timer; /* re-enables the listener after EMFILE */
     struct event *reap_ev;      /* frees dead connections in a later callback */
     struct event *stop_timer;   /* ends the loop once shutdown has flushed */
+    struct event *flush_ev;     /* writes the queued output at the end of the loop turn */
+    struct conn *flush_head, *flush_tail;
+    uint8_t *rbuf; /* RELAY_MAX_INBUF + RELAY_READ_MAX: one read, opened in place */
+    size_t rbuf_cap;
     struct name_table names;
     struct conn *conns; /* every connection, for shutdown and the cap */
     size_t nconns;
@@ -107,8 +118,14 @@ static struct conn *conn_new(struct relay *r, evutil_socket_t fd, const struct s
                              int salen);
 static void accept_error_cb(struct evconnlistener *l, void *arg);
 static void accept_timer_cb(evutil_socket_t fd, short what, void *arg);
-static void read_cb(struct bufferevent *bev, void *arg);
-static void event_cb(struct bufferevent *bev, short what, void *arg);
+static void read_cb(evutil_socket_t fd, short what, void *arg);
+static size_t conn_frames(struct conn *c, uint8_t *buf, size_t n);
+static void write_cb(evutil_socket_t fd, short what, void *arg);
+static void flush_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_flush(struct conn *c);
+static void flush_queue(struct conn *c);
+static void flush_unqueue(struct conn *c);
+static int conn_queue_out(struct conn *c, const uint8_t *p, size_t n);
 static void timer_cb(evutil_socket_t fd, short what, void *arg);
 static void keepalive_tick(struct conn *c);
 static void keepalive_arm(struct conn *c, uint64_t now, uint64_t due);
@@ -133,8 +150,6 @@ static void conn_unlink_online(struct conn *c, int announce);
 static void conn_mark_dead(struct conn *c, const char *reason);
 static void conn_lost(struct conn *c, const char *reason);
 static void conn_finish(struct conn *c, const char *reason);
-static void drain_write_cb(struct bufferevent *bev, void *arg);
-static void drain_event_cb(struct bufferevent *bev, short what, void *arg);
 static void conn_reap(struct conn *c);
 static void reap_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_free(struct conn *c);
@@ -160,10 +175,14 @@ int relay_new(struct event_base *base, const struct relay_config *cfg, struct sr
     r->scratch = malloc(r->scratch_cap);
     r->list = calloc(SRM_WIRE_MAX_LIST, sizeof(*r->list));
     r->reap_ev = event_new(base, -1, 0, reap_cb, r);
+    r->flush_ev = event_new(base, -1, 0, flush_cb, r);
+    r->rbuf_cap = RELAY_MAX_INBUF + RELAY_READ_MAX;
+    r->rbuf = malloc(r->rbuf_cap);
     r->accept_timer = evtimer_new(base, accept_timer_cb, r);
     r->stop_timer = evtimer_new(base, stop_cb, r);
-    if (r->scratch == NULL || r->list == NULL || r->reap_ev == NULL || r->accept_timer == NULL ||
-        r->stop_timer == NULL || names_init(&r->names) != 0 ||
+    if (r->scratch == NULL || r->list == NULL || r->reap_ev == NULL || r->flush_ev == NULL ||
+        r->rbuf == NULL || r->accept_timer == NULL || r->stop_timer == NULL ||
+        names_init(&r->names) != 0 ||
         sources_init(&r->srcs, r->cfg.max_unauth, r->cfg.reg_rate) != 0) {
         srm_error("relay: out of memory");
         goto out;
@@ -304,21 +323,17 @@ static struct conn *conn_new(struct relay *r, evutil_socket_t fd, const struct s
         srm_debug("%s: TCP_NODELAY: %s", addr, strerror(errno));
     }
     c = calloc(1, sizeof(*c));
-    if (c == NULL) {
-        srm_warn("out of memory: dropped the connection from %s", addr);
+    if (c == NULL || evutil_make_socket_nonblocking(fd) != 0) {
+        srm_warn("cannot take the connection from %s: %s", addr,
+                 c == NULL ? "out of memory" : strerror(errno));
         evutil_closesocket(fd);
+        free(c);
         return NULL;
     }
     c->relay = r;
     c->state = CONN_REGISTERING;
+    c->fd = fd; /* closed by conn_free from here on */
     memcpy(c->addr, addr, sizeof(c->addr));
-    c->bev = bufferevent_socket_new(r->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (c->bev == NULL) {
-        evutil_closesocket(fd);
-        free(c);
-        srm_warn("out of memory: dropped the connection from %s", addr);
-        return NULL;
-    }
     /* Linked first, so that every later failure takes the one free path. */
     c->next = r->conns;
     if (r->conns != NULL) {
@@ -332,8 +347,11 @@ static struct conn *conn_new(struct relay *r, evutil_socket_t fd, const struct s
     r->nunauth++;
     srm_info("connection from %s", addr);
     c->timer = evtimer_new(r->base, timer_cb, c);
+    c->rev = event_new(r->base, fd, EV_READ | EV_PERSIST, read_cb, c);
+    c->wev = event_new(r->base, fd, EV_WRITE | EV_PERSIST, write_cb, c);
+    c->out = evbuffer_new();
     rc = srm_reg_new_relay(r->key, users_lookup, &r->users, &c->reg);
-    if (c->timer == NULL || rc != 0) {
+    if (c->timer == NULL || c->rev == NULL || c->wev == NULL || c->out == NULL || rc != 0) {
         conn_lost(c, "out of memory");
         return NULL;
     }
@@ -342,14 +360,7 @@ static struct conn *conn_new(struct relay *r, evutil_socket_t fd, const struct s
         conn_lost(c, "cannot arm the registration deadline");
         return NULL;
     }
-    bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
-    /*
-     * Input cap: libevent stops reading at the high watermark until read_cb
-     * has drained a frame.  Registration frames are small, so until then
-     * the cap is one registration frame (read_cb refuses longer ones).
-     */
-    bufferevent_setwatermark(c->bev, EV_READ, 0, SRM_WIRE_FRAME_HDR + RELAY_REG_MAX_FRAME);
-    if (bufferevent_enable(c->bev, EV_READ | EV_WRITE) != 0) {
+    if (event_add(c->rev, NULL) != 0) {
         conn_lost(c, "cannot watch the socket");
         return NULL;
     }
@@ -395,107 +406,96 @@ static void accept_timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Whole frames only: peek at the header, let the decoder judge the length
- * before anything is pulled up, pull up exactly one frame, handle it.
- * Several frames per read are handled in this one call, and drained from
- * the input once at the end: a frame that already lies contiguous after the
- * ones handled is used where it is (no copy, no per-frame drain and its
- * buffer callbacks); only a frame that straddles two of libevent's chains
- * first drains what was handled and is pulled up on its own, so nothing is
- * ever copied twice.
+ * One recv(2) per readable socket, into the relay's read buffer after the
+ * start of a frame the last read cut (c->part); the frames are handled in
+ * place there (conn_frames), and only what is left of an unfinished frame
+ * is copied aside for the next read.  So a connection holds at most one
+ * unfinished frame of input, a registering one at most one registration
+ * frame (conn_frames refuses a longer header at once), and the buffer,
+ * the largest frame plus one read, always has room.
  */
-static void read_cb(struct bufferevent *bev, void *arg)
+static void read_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
-    uint8_t hdr[SRM_WIRE_FRAME_HDR];
-    struct evbuffer_ptr pos;
-    struct srm_frame f;
-    size_t have, need, used, done = 0;
-    uint8_t *p;
-    int rc;
+    struct relay *r = c->relay;
+    size_t have = c->part_len, used;
+    ssize_t n;
+    char why[128];
 
+    (void)what;
+    if (have > 0) {
+        memcpy(r->rbuf, c->part, have);
+    }
+    n = recv(fd, r->rbuf + have, r->rbuf_cap - have, MSG_DONTWAIT);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+            return;
+        }
+        snprintf(why, sizeof(why), "socket error: %s", strerror(errno));
+        conn_lost(c, why);
+        return;
+    }
+    if (n == 0) {
+        if (have > 0) {
+            snprintf(why, sizeof(why), "closed by peer in the middle of a frame (%zu bytes)", have);
+        } else {
+            snprintf(why, sizeof(why), "closed by peer");
+        }
+        conn_lost(c, why);
+        return;
+    }
     /* Anything at all proves the peer alive (keepalive); one clock read per read, not per frame. */
     c->last_rx_ms = relay_now_ms();
-    while (c->state != CONN_DEAD) {
-        /* The length alone (4 bytes) is enough to refuse a frame: do not wait for the type. */
-        have = evbuffer_get_length(in) - done;
-        if (have < SRM_WIRE_FRAME_HDR - 1u) {
-            break;
-        }
-        if (have > sizeof(hdr)) {
-            have = sizeof(hdr);
-        }
-        if (evbuffer_ptr_set(in, &pos, done, EVBUFFER_PTR_SET) != 0 ||
-            evbuffer_copyout_from(in, &pos, hdr, have) != (ev_ssize_t)have) {
-            conn_lost(c, "cannot read the input buffer");
-            break;
-        }
-        rc = srm_frame_decode(hdr, have, &f, &need);
-        if (rc == 0) {
-            need = SRM_WIRE_FRAME_HDR; /* a frame with an empty body */
-        } else if (rc != SRM_ERR_MSG_INCOMPLETE) {
+    free(c->part);
+    c->part = NULL;
+    c->part_len = 0;
+    have += (size_t)n;
+    used = conn_frames(c, r->rbuf, have);
+    /* c may be dead now; it is freed from the reap event, not here. */
+    if (c->state == CONN_DEAD || used == have) {
+        return;
+    }
+    c->part = malloc(have - used);
+    if (c->part == NULL) {
+        conn_lost(c, "out of memory");
+        return;
+    }
+    memcpy(c->part, r->rbuf + used, have - used);
+    c->part_len = have - used;
+}
+
+/*
+ * Handle the whole frames at the start of buf[0..n) in place; returns the
+ * bytes they took.  The length alone (4 bytes) is enough to refuse a
+ * frame, so a bad or oversized header is refused before its body is
+ * waited for.
+ */
+static size_t conn_frames(struct conn *c, uint8_t *buf, size_t n)
+{
+    struct srm_frame f;
+    size_t need, done = 0;
+    int rc;
+
+    while (c->state != CONN_DEAD && n - done >= SRM_WIRE_FRAME_HDR - 1u) {
+        /* 0: a whole frame of `need` bytes; incomplete: `need` is its size once known. */
+        rc = srm_frame_decode(buf + done, n - done, &f, &need);
+        if (rc != 0 && rc != SRM_ERR_MSG_INCOMPLETE) {
             violation(c, "bad frame header", rc);
             break;
         }
-        /* Larger than any registration frame: refuse now rather than wait for the input cap. */
+        /* Larger than any registration frame: refuse now rather than wait for it. */
         if (c->state == CONN_REGISTERING &&
             need - (SRM_WIRE_FRAME_HDR - 1u) > RELAY_REG_MAX_FRAME) {
             violation(c, "registration frame too long", SRM_ERR_TOO_LARGE);
             break;
         }
-        if (evbuffer_get_length(in) - done < need) {
+        if (rc != 0) {
             break;
         }
-        if (done != 0 && evbuffer_get_contiguous_space(in) - done < need) {
-            /* Straddles a chain boundary: drop what is handled, pull up this frame alone. */
-            if (evbuffer_drain(in, done) != 0) {
-                conn_lost(c, "cannot drain the input buffer");
-                done = 0;
-                break;
-            }
-            done = 0;
-        }
-        /* Contiguous already unless done == 0 and it straddles: then this copies one frame. */
-        p = evbuffer_pullup(in, (ev_ssize_t)(done + need));
-        if (p == NULL) {
-            conn_lost(c, "out of memory");
-            break;
-        }
-        p += done;
-        rc = srm_frame_decode(p, need, &f, &used);
-        if (rc != 0 || used != need) {
-            violation(c, "bad frame", rc != 0 ? rc : SRM_ERR_INTERNAL);
-            break;
-        }
-        handle_frame(c, p, &f);
-        /* c may be dead now, but its buffers live until the reap event. */
+        handle_frame(c, buf + done, &f);
         done += need;
     }
-    if (done != 0 && evbuffer_drain(in, done) != 0) {
-        conn_lost(c, "cannot drain the input buffer");
-    }
-}
-
-static void event_cb(struct bufferevent *bev, short what, void *arg)
-{
-    struct conn *c = arg;
-    size_t left = evbuffer_get_length(bufferevent_get_input(bev));
-    char why[128];
-
-    if (what & BEV_EVENT_EOF) {
-        if (left > 0) {
-            snprintf(why, sizeof(why), "closed by peer in the middle of a frame (%zu bytes)", left);
-        } else {
-            snprintf(why, sizeof(why), "closed by peer");
-        }
-    } else if (what & BEV_EVENT_ERROR) {
-        snprintf(why, sizeof(why), "socket error: %s",
-                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-    } else {
-        return;
-    }
-    conn_lost(c, why);
+    return done;
 }
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -627,7 +627,7 @@ static void reg_frame(struct conn *c, const struct srm_frame *f)
     rc = srm_reg_recv(c->reg, f, &out);
     srm_debug("%s: registration state %s, %zu bytes to send", c->addr, srm_reg_state_name(c->reg),
               out.len);
-    if (out.len > 0 && bufferevent_write(c->bev, out.data, out.len) != 0) {
+    if (out.len > 0 && conn_queue_out(c, out.data, out.len) != 0) {
         conn_lost(c, "out of memory");
         return;
     }
@@ -720,8 +720,6 @@ static void conn_enter_online(struct conn *c, const char *fps)
 
     evtimer_del(c->timer);
     unauth_release(c);
-    /* Registered: the input cap grows to one frame of the largest size. */
-    bufferevent_setwatermark(c->bev, EV_READ, 0, RELAY_MAX_INBUF);
 
     old = names_find(&r->names, c->name, strlen(c->name));
     if (old != NULL) {
@@ -931,7 +929,7 @@ static void conn_send(struct conn *c, const uint8_t *pt, size_t n)
     if (c->state != CONN_ONLINE) {
         return;
     }
-    out = bufferevent_get_output(c->bev);
+    out = c->out;
     seq = srm_link_dir_seq(c->link->tx);
     if (evbuffer_reserve_space(out, (ev_ssize_t)(SRM_WIRE_FRAME_HDR + n + SRM_LINK_TAG_LEN), &v,
                                1) < 1) {
@@ -951,6 +949,7 @@ static void conn_send(struct conn *c, const uint8_t *pt, size_t n)
         conn_lost(c, "cannot queue output");
         return;
     }
+    flush_queue(c);
     srm_debug("%s: -> link seq %llu %s, %zu bytes", c->name, (unsigned long long)seq,
               srm_msg_type_name(pt[0]), n);
     /*
@@ -1111,14 +1110,13 @@ static void conn_finish(struct conn *c, const char *reason)
         return;
     }
     conn_mark_dead(c, reason);
-    c->draining = 1;
-    bufferevent_disable(c->bev, EV_READ);
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+    event_del(c->rev);
+    if (evbuffer_get_length(c->out) == 0) {
         conn_reap(c);
     } else {
-        /* The write callback runs once the output is empty (low watermark 0). */
-        bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-        bufferevent_setcb(c->bev, NULL, drain_write_cb, drain_event_cb, c);
+        /* conn_flush reaps it once its output is out; timer_cb after RELAY_DRAIN_SECONDS. */
+        c->draining = 1;
+        flush_queue(c);
         if (evtimer_add(c->timer, &tv) != 0) {
             conn_reap(c);
         }
@@ -1126,17 +1124,156 @@ static void conn_finish(struct conn *c, const char *reason)
     announce_flush(c->relay);
 }
 
-static void drain_write_cb(struct bufferevent *bev, void *arg)
+/* Registration replies: plain frames, queued as they are. */
+static int conn_queue_out(struct conn *c, const uint8_t *p, size_t n)
 {
-    (void)bev;
-    conn_reap(arg);
+    if (evbuffer_add(c->out, p, n) != 0) {
+        return -1;
+    }
+    flush_queue(c);
+    return 0;
 }
 
-static void drain_event_cb(struct bufferevent *bev, short what, void *arg)
+/*
+ * Output was queued for c: write it at the end of this loop turn.  The
+ * flush event, made active now, runs after every callback already active
+ * in this turn (libevent runs an active queue in order), so all the frames
+ * one turn brings for c leave in one write.  A socket already waiting for
+ * room (wpending) is written by write_cb.
+ */
+static void flush_queue(struct conn *c)
 {
-    (void)bev;
+    struct relay *r = c->relay;
+
+    if (c->flushq || c->wpending || c->reaping) {
+        return;
+    }
+    c->flushq = 1;
+    c->fnext = NULL;
+    c->fprev = r->flush_tail;
+    if (r->flush_tail != NULL) {
+        r->flush_tail->fnext = c;
+    } else {
+        r->flush_head = c;
+        event_active(r->flush_ev, EV_TIMEOUT, 1);
+    }
+    r->flush_tail = c;
+}
+
+static void flush_unqueue(struct conn *c)
+{
+    struct relay *r = c->relay;
+
+    if (!c->flushq) {
+        return;
+    }
+    if (c->fprev != NULL) {
+        c->fprev->fnext = c->fnext;
+    } else {
+        r->flush_head = c->fnext;
+    }
+    if (c->fnext != NULL) {
+        c->fnext->fprev = c->fprev;
+    } else {
+        r->flush_tail = c->fprev;
+    }
+    c->fprev = c->fnext = NULL;
+    c->flushq = 0;
+}
+
+/* End of the loop turn: write every output queued in it (and any queued meanwhile). */
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct relay *r = arg;
+    struct conn *c;
+
+    (void)fd;
     (void)what;
-    conn_reap(arg);
+    while ((c = r->flush_head) != NULL) {
+        flush_unqueue(c);
+        conn_flush(c);
+    }
+}
+
+static void write_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn_flush(arg);
+}
+
+/*
+ * Write c's output, RELAY_WRITE_IOV chains per sendmsg(2), for as long as
+ * the socket takes all of it; what it does not take waits for write_cb
+ * (the write event is watched only then).  A closing connection is reaped
+ * once its output is out, or when the socket fails.
+ */
+static void conn_flush(struct conn *c)
+{
+    struct evbuffer_iovec v[RELAY_WRITE_IOV];
+    struct iovec iov[RELAY_WRITE_IOV];
+    struct msghdr mh;
+    size_t total;
+    ssize_t n;
+    int i, nv;
+    char why[96];
+
+    if (c->reaping) {
+        return;
+    }
+    while (evbuffer_get_length(c->out) > 0) {
+        nv = evbuffer_peek(c->out, -1, NULL, v, RELAY_WRITE_IOV);
+        if (nv > RELAY_WRITE_IOV) {
+            nv = RELAY_WRITE_IOV;
+        }
+        total = 0;
+        for (i = 0; i < nv; i++) {
+            iov[i].iov_base = v[i].iov_base;
+            iov[i].iov_len = v[i].iov_len;
+            total += v[i].iov_len;
+        }
+        memset(&mh, 0, sizeof(mh));
+        mh.msg_iov = iov;
+        mh.msg_iovlen = (size_t)nv;
+        n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            snprintf(why, sizeof(why), "socket error: %s", strerror(errno));
+            if (c->draining) {
+                srm_debug("%s: while draining: %s", who(c), why);
+                conn_reap(c);
+            } else {
+                conn_lost(c, why);
+            }
+            return;
+        }
+        if (n > 0 && evbuffer_drain(c->out, (size_t)n) != 0) {
+            conn_lost(c, "cannot drain the output buffer");
+            conn_reap(c);
+            return;
+        }
+        if (n < 0 || (size_t)n < total) {
+            /* The socket is full: go on when it has room. */
+            if (!c->wpending) {
+                if (event_add(c->wev, NULL) != 0) {
+                    conn_lost(c, "cannot watch the socket");
+                    conn_reap(c);
+                    return;
+                }
+                c->wpending = 1;
+            }
+            return;
+        }
+    }
+    if (c->wpending) {
+        event_del(c->wev);
+        c->wpending = 0;
+    }
+    if (c->draining) {
+        conn_reap(c);
+    }
 }
 
 /* Queue c for freeing from the reap event, after the current callback has returned. */
@@ -1149,8 +1286,15 @@ static void conn_reap(struct conn *c)
     }
     c->reaping = 1;
     c->state = CONN_DEAD;
-    bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
-    bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    c->draining = 0;
+    if (c->rev != NULL) {
+        event_del(c->rev);
+    }
+    if (c->wev != NULL) {
+        event_del(c->wev);
+    }
+    c->wpending = 0;
+    flush_unqueue(c);
     c->qnext = r->reap;
     r->reap = c;
     event_active(r->reap_ev, EV_TIMEOUT, 1);
@@ -1172,7 +1316,7 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* Unlink from every list and free; the socket closes with the bufferevent. */
+/* Unlink from every list, free, and close the socket. */
 static void conn_free(struct conn *c)
 {
     struct relay *r = c->relay;
@@ -1194,9 +1338,18 @@ static void conn_free(struct conn *c)
         c->next->prev = c->prev;
     }
     r->nconns--;
-    if (c->bev != NULL) {
-        bufferevent_free(c->bev);
+    flush_unqueue(c);
+    if (c->rev != NULL) {
+        event_free(c->rev);
     }
+    if (c->wev != NULL) {
+        event_free(c->wev);
+    }
+    if (c->out != NULL) {
+        evbuffer_free(c->out);
+    }
+    free(c->part);
+    evutil_closesocket(c->fd);
     if (c->timer != NULL) {
         event_free(c->timer);
     }
@@ -1301,6 +1454,10 @@ void relay_free(struct relay *r)
     if (r->reap_ev != NULL) {
         event_free(r->reap_ev);
     }
+    if (r->flush_ev != NULL) {
+        event_free(r->flush_ev);
+    }
+    free(r->rbuf);
     if (r->stop_timer != NULL) {
         event_free(r->stop_timer);
     }

@@ -41,6 +41,14 @@
 #define RELAY_REG_MAX_FRAME 16384u
 /* Input cap once registered: one whole frame of the largest size and its header. */
 #define RELAY_MAX_INBUF (SRM_WIRE_FRAME_HDR + SRM_WIRE_MAX_FRAME)
+/*
+ * Bytes asked of one recv(2): a pipelined batch of 4 KiB messages (16 x
+ * 4.1 KiB) fits, so a busy sender costs one read per batch.  The relay's
+ * one read buffer holds an unfinished frame carried over plus this.
+ */
+#define RELAY_READ_MAX 131072u
+/* iovecs handed to one sendmsg(2) (IOV_MAX is 1024; libevent's chains are >= 512 bytes). */
+#define RELAY_WRITE_IOV 64
 /* At most one "refused connection" info line per this many ms (the rest go to --debug). */
 #define RELAY_REFUSE_LOG_MS 1000u
 /* How long a closing connection may take to drain its last message. */
@@ -96,12 +104,19 @@ enum conn_state {
 struct relay;
 struct srm_reg;
 struct srm_link;
-struct bufferevent;
+struct evbuffer;
 struct sockaddr;
 
 struct conn {
     struct relay *relay;
-    struct bufferevent *bev;
+    evutil_socket_t fd;
+    struct event *rev; /* readable: persistent, off while draining */
+    struct event *wev; /* writable: added only while the socket is full */
+    struct evbuffer *out;
+    uint8_t *part; /* the start of a frame the last read cut, kept for the next */
+    size_t part_len;
+    int wpending; /* wev is added */
+    int flushq;   /* on the relay's flush list */
     enum conn_state state;
     int draining;          /* DEAD, reading off, waiting for the output to drain */
     int reaping;           /* on the relay's reap list */
@@ -121,6 +136,7 @@ struct conn {
     struct conn *prev, *next;   /* every connection */
     struct conn *oprev, *onext; /* online connections, in registration order */
     struct conn *qnext;         /* reap list */
+    struct conn *fprev, *fnext; /* flush list: output queued this loop turn */
     struct conn *anext;         /* offline announcement queue */
 };
 
