@@ -23,6 +23,22 @@
 
 struct srm_link_dir;
 
+/*
+ * Which AES-256-GCM code a new direction uses.  AUTO (the default): our own
+ * (gcm.h) where the CPU has AES-NI and PCLMULQDQ, else OpenSSL's EVP.  EVP
+ * or OWN force one (tests run every link test on both; the benchmark
+ * compares them); OWN fails with SRM_ERR_BAD_STATE on a CPU without them.
+ * Process-wide and not thread-safe: set it before making directions.
+ */
+enum srm_link_impl {
+    SRM_LINK_IMPL_AUTO = 0,
+    SRM_LINK_IMPL_EVP = 1,
+    SRM_LINK_IMPL_OWN = 2,
+};
+SRM_MUST_USE int srm_link_set_impl(enum srm_link_impl impl);
+/* What d uses: SRM_LINK_IMPL_EVP or SRM_LINK_IMPL_OWN. */
+enum srm_link_impl srm_link_dir_impl(const struct srm_link_dir *d);
+
 SRM_MUST_USE int srm_link_dir_new(const uint8_t key[SRM_LINK_KEY_LEN],
                                   const uint8_t iv[SRM_LINK_IV_LEN],
                                   const uint8_t link_id[SRM_LINK_ID_LEN],

@@ -32,6 +32,7 @@
 
 #include "srm/buf.h"
 #include "srm/err.h"
+#include "srm/gcm.h"
 #include "srm/kdf.h"
 #include "srm/link.h"
 #include "srm/wire.h"
@@ -45,6 +46,8 @@ static int ref_open(const uint8_t *k, const uint8_t *iv, const uint8_t *l, uint6
 static const uint8_t key[32] = {0x41, 0x42, 0x43};
 static const uint8_t iv4[4] = {0xa0, 0xa1, 0xa2, 0xa3};
 static const uint8_t lid[16] = {0x51, 0x52, 0x53};
+/* The implementation the running group forced (use_evp / use_own). */
+static enum srm_link_impl want_impl = SRM_LINK_IMPL_EVP;
 
 struct pair {
     struct srm_link_dir *tx;
@@ -55,6 +58,9 @@ static void pair_new(struct pair *p)
 {
     assert_int_equal(srm_link_dir_new(key, iv4, lid, &p->tx), 0);
     assert_int_equal(srm_link_dir_new(key, iv4, lid, &p->rx), 0);
+    /* The group really runs on the implementation it names. */
+    assert_int_equal(srm_link_dir_impl(p->tx), want_impl);
+    assert_int_equal(srm_link_dir_impl(p->rx), want_impl);
 }
 
 static void pair_free(struct pair *p)
@@ -139,6 +145,7 @@ static void test_vectors(void **state)
         assert_int_equal(nr, np + SRM_LINK_TAG_LEN);
         assert_int_equal(srm_link_dir_new(kk, iv, l, &tx), 0);
         assert_int_equal(srm_link_dir_new(kk, iv, l, &rx), 0);
+        assert_int_equal(srm_link_dir_impl(tx), want_impl);
         srm_link_dir_set_seq(tx, seq);
         srm_link_dir_set_seq(rx, seq);
 
@@ -394,6 +401,8 @@ static void test_link_roles_and_frames(void **state)
     load_link_keys(&k);
     assert_int_equal(srm_link_new(&k, SRM_LINK_CLIENT, &client), 0);
     assert_int_equal(srm_link_new(&k, SRM_LINK_RELAY, &relay), 0);
+    assert_int_equal(srm_link_dir_impl(client->tx), want_impl);
+    assert_int_equal(srm_link_dir_impl(relay->rx), want_impl);
 
     /* client -> relay */
     srm_buf_init_write(&w, mem, sizeof(mem));
@@ -639,6 +648,21 @@ static void test_differential_random(void **state)
     free(dec);
 }
 
+/* Group setups: every test runs once per AES-GCM implementation of link.c. */
+static int use_evp(void **state)
+{
+    (void)state;
+    want_impl = SRM_LINK_IMPL_EVP;
+    return srm_link_set_impl(SRM_LINK_IMPL_EVP);
+}
+
+static int use_own(void **state)
+{
+    (void)state;
+    want_impl = SRM_LINK_IMPL_OWN;
+    return srm_link_set_impl(SRM_LINK_IMPL_OWN);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -653,5 +677,14 @@ int main(void)
         cmocka_unit_test(test_differential_random),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests_name("link records on OpenSSL EVP", tests, use_evp, NULL);
+
+    if (srm_gcm_supported()) {
+        rc |= cmocka_run_group_tests_name("link records on our AES-GCM (AES-NI)", tests, use_own,
+                                          NULL);
+    } else {
+        printf("[  SKIPPED ] link records on our AES-GCM: this CPU has no AES-NI or PCLMULQDQ, "
+               "so link.c uses EVP only\n");
+    }
+    return rc;
 }

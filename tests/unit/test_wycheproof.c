@@ -10,6 +10,9 @@
  *
  * Prints one line per file:
  *   wycheproof: FILE: N passed, M failed, K acceptable (A accepted, R rejected), S skipped
+ * and for aes_gcm_test.json a second one for our own AES-256-GCM
+ * (src/lib/gcm.c), which must give EVP's verdict and bytes on every case run:
+ *   wycheproof: aes_gcm_test.json: srm_gcm: N passed / M failed
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +29,7 @@
 
 #include "srm/crypto.h"
 #include "srm/err.h"
+#include "srm/gcm.h"
 #include "srm/wire.h"
 #include "vectors.h"
 
@@ -62,6 +66,9 @@ static int gcm_open(const struct bytes *key, const struct bytes *iv, const struc
                     const struct bytes *ct, const struct bytes *tag, uint8_t *pt);
 static int gcm_seal(const struct bytes *key, const struct bytes *iv, const struct bytes *aad,
                     const struct bytes *msg, uint8_t *ct, uint8_t tag[16]);
+static int our_gcm(int tc_id, const struct bytes *key, const struct bytes *iv,
+                   const struct bytes *aad, const struct bytes *msg, const struct bytes *ct,
+                   const struct bytes *tag, int valid);
 static void run_pss(const char *file);
 static void run_oaep(const char *file);
 
@@ -228,11 +235,58 @@ out:
     return ok;
 }
 
+/*
+ * The same case through srm_gcm: 1 if it opens to msg (and, for a valid
+ * case, seals back to ct and tag), the test gcm_open/gcm_seal apply to EVP.
+ * A refusal must be SRM_ERR_BAD_MAC with the output buffer untouched.
+ */
+static int our_gcm(int tc_id, const struct bytes *key, const struct bytes *iv,
+                   const struct bytes *aad, const struct bytes *msg, const struct bytes *ct,
+                   const struct bytes *tag, int valid)
+{
+    struct srm_gcm g;
+    uint8_t *out = malloc(ct->n + msg->n + 1);
+    uint8_t tag2[SRM_GCM_TAG_LEN];
+    size_t i;
+    int r, ok = 0;
+
+    assert_non_null(out);
+    if (key->n != SRM_GCM_KEY_LEN || iv->n != SRM_GCM_NONCE_LEN || tag->n != SRM_GCM_TAG_LEN) {
+        free(out);
+        return 0;
+    }
+    assert_int_equal(srm_gcm_init(&g, key->p), 0);
+    memset(out, 0xa5, ct->n + msg->n + 1);
+    r = srm_gcm_open(&g, iv->p, aad->p, aad->n, ct->p, ct->n, tag->p, out);
+    if (r != 0) {
+        if (r != SRM_ERR_BAD_MAC) {
+            fail_msg("aes_gcm: tcId %d: srm_gcm_open returned %d", tc_id, r);
+        }
+        for (i = 0; i < ct->n + msg->n + 1; i++) {
+            if (out[i] != 0xa5) {
+                fail_msg("aes_gcm: tcId %d: srm_gcm_open refused but wrote byte %zu", tc_id, i);
+            }
+        }
+        goto out;
+    }
+    ok = ct->n == msg->n && memcmp(out, msg->p, msg->n) == 0;
+    if (ok && valid) {
+        ok = srm_gcm_seal(&g, iv->p, aad->p, aad->n, msg->p, msg->n, out, tag2) == 0 &&
+             memcmp(out, ct->p, ct->n) == 0 && memcmp(tag2, tag->p, SRM_GCM_TAG_LEN) == 0;
+    }
+out:
+    srm_gcm_wipe(&g);
+    free(out);
+    return ok;
+}
+
 static void test_aes_gcm(void **state)
 {
     struct tally t = {.file = "aes_gcm_test.json"};
     cJSON *root = tu_load_json("SRM_WYCHEPROOF_DIR", t.file);
     const cJSON *group, *test;
+    const int have_gcm = srm_gcm_supported();
+    int srm_passed = 0, srm_failed = 0;
 
     (void)state;
     cJSON_ArrayForEach(group, cJSON_GetObjectItemCaseSensitive(root, "testGroups"))
@@ -263,6 +317,23 @@ static void test_aes_gcm(void **state)
                      memcmp(tag2, tag.p, 16) == 0;
             }
             count(&t, test, ok);
+            /* srm_gcm must agree with EVP, and with Wycheproof's verdict. */
+            if (have_gcm) {
+                enum wp_result want = result_of(test);
+                int ours = our_gcm(int_field(test, "tcId"), &key, &iv, &aad, &msg, &ct, &tag,
+                                   want == WP_VALID);
+
+                if (ours == ok && (want == WP_ACCEPTABLE || ours == (want == WP_VALID))) {
+                    srm_passed++;
+                } else {
+                    srm_failed++;
+                    fprintf(stderr,
+                            "wycheproof: %s: srm_gcm: tcId %d (%s, %s): srm_gcm %s, EVP %s\n",
+                            t.file, int_field(test, "tcId"), str_field(test, "result"),
+                            str_field(test, "comment"), ours ? "accepted" : "rejected",
+                            ok ? "accepted" : "rejected");
+                }
+            }
             free(out);
             bytes_free(&key);
             bytes_free(&iv);
@@ -274,6 +345,14 @@ static void test_aes_gcm(void **state)
     }
     cJSON_Delete(root);
     report(&t);
+    if (have_gcm) {
+        printf("wycheproof: %s: srm_gcm: %d passed / %d failed\n", t.file, srm_passed, srm_failed);
+    } else {
+        printf("wycheproof: %s: srm_gcm: skipped (no AES-NI/PCLMULQDQ on this CPU)\n", t.file);
+    }
+    fflush(stdout);
+    assert_int_equal(srm_failed, 0);
+    assert_true(!have_gcm || srm_passed > 0);
 }
 
 static void test_hkdf(void **state)
