@@ -34,6 +34,7 @@ struct json {
 };
 
 double now(void);
+double self_cpu(void);
 void json_member(struct json *j, const char *name);
 
 int section_link(const struct opts *o, struct json *j);
@@ -76,6 +77,8 @@ void relay_stop(struct relay_proc *rp);
 double relay_cpu(const struct relay_proc *rp);
 /* utime and stime of any process in seconds, from /proc/PID/stat; 0 or -1. */
 int proc_cpu(pid_t pid, double *user, double *sys);
+/* CPU seconds of pid from the scheduler's clock (exact); proc_cpu's sampled sum if that fails. */
+double pid_cpu(pid_t pid);
 /* VmRSS of the relay in KiB, from /proc/PID/status; -1 on error. */
 long relay_rss_kib(const struct relay_proc *rp);
 

@@ -540,15 +540,20 @@ static int run_window(struct clu *u, enum cl_mode mode, double seconds,
     drv_run_for(u->d, CL_WARMUP);
     u->recording = 1;
     n0 = u->delivered[mode];
+    /* Scheduler's clocks (pid_cpu): exact, where the tick-sampled /proc stat is biased here. */
     for (k = 0; k < 3; k++) {
-        if (proc_cpu(procs[k].pid, &u0[k], &s0[k]) != 0) {
+        u0[k] = pid_cpu(procs[k].pid);
+        s0[k] = 0;
+        if (u0[k] < 0) {
             goto out;
         }
     }
     t0 = now();
     drv_run_for(u->d, seconds);
     for (k = 0; k < 3; k++) {
-        if (proc_cpu(procs[k].pid, &u1[k], &s1[k]) != 0) {
+        u1[k] = pid_cpu(procs[k].pid);
+        s1[k] = 0;
+        if (u1[k] < 0) {
             goto out;
         }
     }

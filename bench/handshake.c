@@ -67,7 +67,7 @@ int section_handshake(const struct opts *o, struct json *j)
     struct reg_run *rr = NULL;
     int rounds = o->quick ? 3 : 5, i, rc = -1;
     double reg_secs = o->quick ? 2.0 : 4.0, rsa_secs = o->quick ? 0.7 : 1.5;
-    double best_reg = 0, best_rsa = 0, reg, rsa, t0, c0, cpu_per_reg = 0, sess, sess_mem;
+    double best_reg = 0, best_rsa = 0, reg, rsa, t0, t, c0, c1, d0, cpu_per_reg = 0, sess, sess_mem;
     unsigned long n0;
     size_t k;
 
@@ -90,18 +90,25 @@ int section_handshake(const struct opts *o, struct json *j)
         }
     }
     drv_run_for(&d, 0.5); /* warm up: every slot in flight */
-    printf("  %5s  %14s  %14s  %12s\n", "round", "registrations/s", "RSA sign/s", "relay ms/reg");
+    printf("  %5s  %14s  %14s  %12s  %10s  %11s\n", "round", "registrations/s", "RSA sign/s",
+           "relay ms/reg", "relay CPU", "clients CPU");
     for (i = 0; i < rounds; i++) {
         n0 = rr->done;
         c0 = relay_cpu(&rp);
+        d0 = self_cpu();
         t0 = now();
         drv_run_for(&d, reg_secs);
-        reg = (double)(rr->done - n0) / (now() - t0);
+        t = now() - t0;
+        c1 = relay_cpu(&rp) - c0;
+        reg = (double)(rr->done - n0) / t;
         if (rr->done > n0) {
-            cpu_per_reg = (relay_cpu(&rp) - c0) / (double)(rr->done - n0) * 1e3;
+            cpu_per_reg = c1 / (double)(rr->done - n0) * 1e3;
         }
+        printf("  %5d  %14.1f", i + 1, reg);
+        fflush(stdout);
+        d0 = (self_cpu() - d0) / t;
         rsa = rsa_round(d.rkey, rsa_secs);
-        printf("  %5d  %14.1f  %14.1f  %12.3f\n", i + 1, reg, rsa, cpu_per_reg);
+        printf("  %14.1f  %12.3f  %9.0f%%  %10.0f%%\n", rsa, cpu_per_reg, c1 / t * 100, d0 * 100);
         fflush(stdout);
         if (reg > best_reg) {
             best_reg = reg;

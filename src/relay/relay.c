@@ -125,6 +125,7 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_flush(struct conn *c);
 static void flush_queue(struct conn *c);
 static void flush_unqueue(struct conn *c);
+static void conn_flush_now(struct conn *c);
 static int conn_queue_out(struct conn *c, const uint8_t *p, size_t n);
 static void timer_cb(evutil_socket_t fd, short what, void *arg);
 static void keepalive_tick(struct conn *c);
@@ -631,6 +632,15 @@ static void reg_frame(struct conn *c, const struct srm_frame *f)
         conn_lost(c, "out of memory");
         return;
     }
+    /*
+     * Registration replies leave now, not at the end of the loop turn: a
+     * REG_HELLO costs two RSA private operations, and a client must not
+     * wait for every other registration this turn brought.
+     */
+    conn_flush_now(c);
+    if (c->state == CONN_DEAD) {
+        return;
+    }
     if (rc != 0) {
         srm_log_crypto_errors(c->addr);
         claimed = srm_reg_name(c->reg);
@@ -754,6 +764,7 @@ static void conn_enter_online(struct conn *c, const char *fps)
         old = c;
     }
     send_list(c, SRM_MSG_WELCOME, c);
+    conn_flush_now(c); /* as the registration replies: the others' PRESENCE can wait */
     if (old == NULL && c->state == CONN_ONLINE) {
         broadcast_presence(r, c, SRM_PRESENCE_ONLINE);
     }
@@ -1179,6 +1190,15 @@ static void flush_unqueue(struct conn *c)
     }
     c->fprev = c->fnext = NULL;
     c->flushq = 0;
+}
+
+/* Write c's output at once, ahead of the end of the loop turn. */
+static void conn_flush_now(struct conn *c)
+{
+    if (c->flushq) {
+        flush_unqueue(c);
+        conn_flush(c);
+    }
 }
 
 /* End of the loop turn: write every output queued in it (and any queued meanwhile). */
