@@ -138,6 +138,7 @@ int drv_init(struct drv *d, const struct opts *o, uint16_t port);
 void drv_free(struct drv *d);
 /* Run the loop for `seconds` (events as they come). */
 void drv_run_for(struct drv *d, double seconds);
+void drv_spin_for(struct drv *d, double seconds);
 /* Connect and start registering as `name`. */
 int bc_start(struct drv *d, struct bc *c, const char *name, size_t idx);
 /* The same at another relay port (a cluster node) than the driver's. */

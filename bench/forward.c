@@ -39,6 +39,8 @@
 #define LAT_TICK_US 100
 #define MAX_PAYLOAD 4096u
 #define WARMUP      0.3
+/* --busy-poll of the relay for the latency run (microseconds, as the option takes it). */
+#define LAT_BUSY_POLL "250"
 
 struct pair {
     struct fwd *f;
@@ -79,38 +81,38 @@ static int run_case(struct fwd *f, const struct relay_proc *rp, size_t pairs, si
                     int pipelined, double seconds, struct result *res);
 static void drain(struct fwd *f);
 static void lat_tick(evutil_socket_t fd, short what, void *arg);
-static int run_latency(struct fwd *f, const struct relay_proc *rp, double seconds, double *p50,
-                       double *p99, double *cpu_us);
+/* One latency run: percentiles of the one-way time, relay CPU per message. */
+struct latency {
+    size_t samples;
+    double p50, p90, p99, cpu_us;
+};
+
+static int run_latency(struct fwd *f, const struct relay_proc *rp, double seconds,
+                       struct latency *l);
 static int cmp_u64(const void *a, const void *b);
 
-int section_relay(const struct opts *o, struct json *j)
+/*
+ * A relay (relay_start_args with `extra`) and the 2 * MAX_PAIRS bench
+ * clients, all registered.  *fp is set even on failure, for fwd_close.
+ */
+static int fwd_open(const struct opts *o, const char *const *extra, struct relay_proc *rp,
+                    struct drv *d, struct fwd **fp)
 {
-    static const size_t sizes[] = {256, 4096}, counts[] = {1, 10, 100};
-    struct relay_proc rp;
-    struct drv d;
-    struct fwd *f = NULL;
-    struct result res[12], *main_u = NULL, *main_p = NULL;
-    double secs = o->quick ? 2.0 : 5.0, p50 = 0, p99 = 0, lat_cpu = 0, t0;
-    size_t k, si, pi, nres = 0;
-    int mode, rc = -1, first;
-    /* Profiling (SRM_BENCH_RELAY_PREFIX): only the 100 x 256 B cases, no latency run; or only that.
-     */
-    int only_main = getenv("SRM_BENCH_ONLY_MAIN") != NULL;
-    int only_latency = getenv("SRM_BENCH_ONLY_LATENCY") != NULL;
+    struct fwd *f;
     char name[16], cmd[512];
+    double t0;
+    size_t k;
 
-    memset(&d, 0, sizeof(d));
-    printf("== relay: %d pairs of bench clients through the relay on loopback "
-           "(relay on CPU 0, clients on CPU 1)\n",
-           MAX_PAIRS);
-    fflush(stdout);
-    if (bench_make_names(o->keys_dir) != 0 || relay_start(o, &rp) != 0) {
+    memset(d, 0, sizeof(*d));
+    *fp = NULL;
+    if (relay_start_args(o, rp, extra, "relay.log", 1) != 0) {
         return -1;
     }
-    if (drv_init(&d, o, rp.port) != 0 || (f = calloc(1, sizeof(*f))) == NULL) {
-        goto out;
+    if (drv_init(d, o, rp->port) != 0 || (f = calloc(1, sizeof(*f))) == NULL) {
+        return -1;
     }
-    f->d = &d;
+    *fp = f;
+    f->d = d;
     for (k = 0; k < MAX_PAYLOAD; k++) {
         f->payload[k] = (uint8_t)(k * 31 + 7);
     }
@@ -120,75 +122,159 @@ int section_relay(const struct opts *o, struct json *j)
         f->pairs[k].s = &f->cl[2 * k];
         f->pairs[k].r = &f->cl[2 * k + 1];
     }
-    for (k = 0; k < 2 * MAX_PAIRS; k++) {
+    for (k = 0; k < 2u * MAX_PAIRS; k++) {
         f->cl[k].user = &f->pairs[k / 2];
         f->cl[k].on_msg = recv_msg;
         f->cl[k].on_batch = recv_batch;
         snprintf(name, sizeof(name), "n%zu", k);
-        if (bc_start(&d, &f->cl[k], name, k) != 0) {
-            goto out;
+        if (bc_start(d, &f->cl[k], name, k) != 0) {
+            return -1;
         }
     }
     t0 = now();
-    while (d.online < 2 * MAX_PAIRS && d.dead == 0 && now() - t0 < 120) {
-        drv_run_for(&d, 0.05);
+    while (d->online < 2u * MAX_PAIRS && d->dead == 0 && now() - t0 < 120) {
+        drv_run_for(d, 0.05);
     }
-    if (d.online < 2 * MAX_PAIRS) {
-        fprintf(stderr, "error: only %zu of %d clients registered (see %s/relay.log)\n", d.online,
+    if (d->online < 2u * MAX_PAIRS) {
+        fprintf(stderr, "error: only %zu of %d clients registered (see %s/relay.log)\n", d->online,
                 2 * MAX_PAIRS, o->keys_dir);
-        goto out;
+        return -1;
     }
-    drv_run_for(&d, 0.2); /* the last PRESENCE messages */
+    drv_run_for(d, 0.2); /* the last PRESENCE messages */
     if (getenv("SRM_BENCH_PROFILE_ON") != NULL) {
         /* e.g. "callgrind_control -i on": profile forwarding, not registration. */
-        snprintf(cmd, sizeof(cmd), "%s %d >/dev/null", getenv("SRM_BENCH_PROFILE_ON"), (int)rp.pid);
+        snprintf(cmd, sizeof(cmd), "%s %d >/dev/null", getenv("SRM_BENCH_PROFILE_ON"),
+                 (int)rp->pid);
         if (system(cmd) != 0) {
             fprintf(stderr, "warning: %s failed\n", cmd);
         }
     }
-    printf("  %8s  %5s  %9s  %12s  %14s  %10s  %12s  %10s  %11s\n", "payload", "pairs", "mode",
-           "msgs/s", "relay us/msg", "(kernel)", "frames/write", "relay CPU", "clients CPU");
-    for (si = 0; si < 2; si++) {
-        for (pi = 0; pi < 3; pi++) {
-            for (mode = 0; mode < 2; mode++) {
-                if (only_latency || (only_main && (counts[pi] != 100 || sizes[si] != 256))) {
-                    continue;
-                }
-                if (run_case(f, &rp, counts[pi], sizes[si], mode, secs, &res[nres]) != 0) {
-                    goto out;
-                }
-                printf("  %8zu  %5zu  %9s  %12.0f  %14.3f  %10.3f  %12.2f  %9.0f%%  %10.0f%%\n",
-                       sizes[si], counts[pi], mode ? "pipelined" : "unbatched",
-                       res[nres].msgs_per_s, res[nres].cpu_us, res[nres].sys_us,
-                       res[nres].frames_per_write, res[nres].relay_util * 100,
-                       res[nres].driver_util * 100);
-                fflush(stdout);
-                if (counts[pi] == 100 && sizes[si] == 256) {
-                    if (mode) {
-                        main_p = &res[nres];
-                    } else {
-                        main_u = &res[nres];
+    return 0;
+}
+
+static void fwd_close(struct relay_proc *rp, struct drv *d, struct fwd *f)
+{
+    size_t k;
+
+    if (f != NULL) {
+        for (k = 0; k < 2u * MAX_PAIRS; k++) {
+            bc_close(&f->cl[k]);
+            free(f->cl[k].in);
+            free(f->cl[k].out);
+        }
+        free(f->samples);
+    }
+    free(f);
+    drv_free(d);
+    relay_stop(rp);
+}
+
+/* The latency run on a relay of its own, started with `extra`. */
+static int latency_on(const struct opts *o, const char *const *extra, struct latency *l)
+{
+    struct relay_proc rp;
+    struct drv d;
+    struct fwd *f = NULL;
+    int rc = -1;
+
+    if (fwd_open(o, extra, &rp, &d, &f) == 0 &&
+        run_latency(f, &rp, o->quick ? 3.0 : 10.0, l) == 0) {
+        rc = 0;
+    }
+    fwd_close(&rp, &d, f);
+    return rc;
+}
+
+int section_relay(const struct opts *o, struct json *j)
+{
+    static const size_t sizes[] = {256, 4096}, counts[] = {1, 10, 100};
+    static const char *const busy_poll[] = {"--busy-poll", LAT_BUSY_POLL, NULL};
+    struct relay_proc rp;
+    struct drv d;
+    struct fwd *f = NULL;
+    struct result res[12], *main_u = NULL, *main_p = NULL;
+    struct latency lat = {0}, lat_sleep = {0};
+    double secs = o->quick ? 2.0 : 5.0;
+    size_t k, si, pi, nres = 0;
+    int mode, rc = -1, first;
+    /*
+     * Profiling (SRM_BENCH_RELAY_PREFIX): only the 100 x 256 B cases, no
+     * latency runs; or only the latency runs.
+     */
+    int only_main = getenv("SRM_BENCH_ONLY_MAIN") != NULL;
+    int only_latency = getenv("SRM_BENCH_ONLY_LATENCY") != NULL;
+
+    printf("== relay: %d pairs of bench clients through the relay on loopback "
+           "(relay on CPU 0, clients on CPU 1)\n",
+           MAX_PAIRS);
+    fflush(stdout);
+    if (bench_make_names(o->keys_dir) != 0) {
+        return -1;
+    }
+    if (!only_latency) {
+        if (fwd_open(o, NULL, &rp, &d, &f) != 0) {
+            fwd_close(&rp, &d, f);
+            return -1;
+        }
+        printf("  %8s  %5s  %9s  %12s  %14s  %10s  %12s  %10s  %11s\n", "payload", "pairs", "mode",
+               "msgs/s", "relay us/msg", "(kernel)", "frames/write", "relay CPU", "clients CPU");
+        for (si = 0; si < 2; si++) {
+            for (pi = 0; pi < 3; pi++) {
+                for (mode = 0; mode < 2; mode++) {
+                    if (only_main && (counts[pi] != 100 || sizes[si] != 256)) {
+                        continue;
                     }
+                    if (run_case(f, &rp, counts[pi], sizes[si], mode, secs, &res[nres]) != 0) {
+                        fwd_close(&rp, &d, f);
+                        return -1;
+                    }
+                    printf("  %8zu  %5zu  %9s  %12.0f  %14.3f  %10.3f  %12.2f  %9.0f%%  "
+                           "%10.0f%%\n",
+                           sizes[si], counts[pi], mode ? "pipelined" : "unbatched",
+                           res[nres].msgs_per_s, res[nres].cpu_us, res[nres].sys_us,
+                           res[nres].frames_per_write, res[nres].relay_util * 100,
+                           res[nres].driver_util * 100);
+                    fflush(stdout);
+                    if (counts[pi] == 100 && sizes[si] == 256) {
+                        if (mode) {
+                            main_p = &res[nres];
+                        } else {
+                            main_u = &res[nres];
+                        }
+                    }
+                    nres++;
                 }
-                nres++;
             }
         }
+        fwd_close(&rp, &d, f);
+        f = NULL;
     }
-    if (!only_main && run_latency(f, &rp, o->quick ? 3.0 : 10.0, &p50, &p99, &lat_cpu) != 0) {
-        goto out;
+    if (!only_main) {
+        /* The default relay, then one with --busy-poll, each with clients of its own. */
+        if (latency_on(o, NULL, &lat_sleep) != 0 || latency_on(o, busy_poll, &lat) != 0) {
+            return -1;
+        }
+        printf("\n  latency at %.0f msgs/s, 100 pairs x 256 B unbatched (%zu + %zu samples):\n",
+               LAT_RATE, lat_sleep.samples, lat.samples);
+        printf("    %-24s  p50 %8.1f us  p90 %8.1f us  p99 %8.1f us  relay %.3f us/msg\n",
+               "relay (default)", lat_sleep.p50, lat_sleep.p90, lat_sleep.p99, lat_sleep.cpu_us);
+        printf("    %-24s  p50 %8.1f us  p90 %8.1f us  p99 %8.1f us  relay %.3f us/msg\n",
+               "relay --busy-poll " LAT_BUSY_POLL, lat.p50, lat.p90, lat.p99, lat.cpu_us);
     }
-    if (main_u == NULL || main_p == NULL) {
-        printf("  latency at %.0f msgs/s: p50 %.1f us, p99 %.1f us; relay %.3f us/msg\n", LAT_RATE,
-               p50, p99, lat_cpu);
-        rc = 0;
-        goto out;
+    if (main_u == NULL || main_p == NULL || only_main) {
+        if (main_u != NULL && main_p != NULL) {
+            printf(
+                "\n  100 pairs x 256 B: relay CPU %.3f us/msg unbatched, %.3f us/msg pipelined\n",
+                main_u->cpu_us, main_p->cpu_us);
+        }
+        return 0;
     }
     printf("\n  100 pairs x 256 B: relay CPU %.3f us/msg unbatched (target <= 6.5), %.3f us/msg "
            "pipelined (target <= 1.5)\n",
            main_u->cpu_us, main_p->cpu_us);
-    printf("  latency at %.0f msgs/s (100 pairs, 256 B, unbatched): p50 %.1f us, p99 %.1f us "
-           "(target p99 <= 500); relay %.3f us/msg\n\n",
-           LAT_RATE, p50, p99, lat_cpu);
+    printf("  latency at %.0f msgs/s (100 pairs, 256 B, unbatched, relay --busy-poll %s): "
+           "p50 %.1f us, p99 %.1f us (target p99 <= 500); without --busy-poll p99 %.1f us\n\n",
+           LAT_RATE, LAT_BUSY_POLL, lat.p50, lat.p99, lat_sleep.p99);
     if (j->f != NULL) {
         json_member(j, "relay");
         fprintf(j->f,
@@ -197,9 +283,13 @@ int section_relay(const struct opts *o, struct json *j)
                 "\"relay_cpu_us_per_msg_pipelined\": %.3f, \"relay_sys_us_per_msg\": %.3f, "
                 "\"relay_sys_us_per_msg_pipelined\": %.3f, \"p50_us_at_10k\": %.1f, "
                 "\"p99_us_at_10k\": %.1f, \"relay_cpu_us_per_msg_at_10k\": %.3f, "
+                "\"busy_poll_us_at_10k\": %s, \"p50_us_at_10k_no_busy_poll\": %.1f, "
+                "\"p99_us_at_10k_no_busy_poll\": %.1f, "
+                "\"relay_cpu_us_per_msg_at_10k_no_busy_poll\": %.3f, "
                 "\"seconds_per_case\": %.1f}",
                 MAX_PAIRS, main_u->msgs_per_s, main_u->cpu_us, main_p->msgs_per_s, main_p->cpu_us,
-                main_u->sys_us, main_p->sys_us, p50, p99, lat_cpu, secs);
+                main_u->sys_us, main_p->sys_us, lat.p50, lat.p99, lat.cpu_us, LAT_BUSY_POLL,
+                lat_sleep.p50, lat_sleep.p99, lat_sleep.cpu_us, secs);
         json_member(j, "relay_cases");
         fprintf(j->f, "[");
         first = 1;
@@ -218,18 +308,6 @@ int section_relay(const struct opts *o, struct json *j)
         fprintf(j->f, "\n  ]");
     }
     rc = 0;
-out:
-    if (f != NULL) {
-        for (k = 0; k < 2 * MAX_PAIRS; k++) {
-            bc_close(&f->cl[k]);
-            free(f->cl[k].in);
-            free(f->cl[k].out);
-        }
-        free(f->samples);
-    }
-    free(f);
-    drv_free(&d);
-    relay_stop(&rp);
     return rc;
 }
 
@@ -407,8 +485,13 @@ static void lat_tick(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static int run_latency(struct fwd *f, const struct relay_proc *rp, double seconds, double *p50,
-                       double *p99, double *cpu_us)
+/*
+ * The clients poll (drv_spin_for) rather than sleep during the window, so
+ * what is measured is the relay's part of the one-way time, not the bench
+ * process's own wake-ups on CPU 1.
+ */
+static int run_latency(struct fwd *f, const struct relay_proc *rp, double seconds,
+                       struct latency *l)
 {
     struct event *tick = NULL;
     struct timeval tv = {0, LAT_TICK_US};
@@ -440,8 +523,8 @@ static int run_latency(struct fwd *f, const struct relay_proc *rp, double second
     f->recording = 1;
     n0 = f->delivered;
     c0 = relay_cpu(rp);
-    drv_run_for(f->d, seconds);
-    *cpu_us = f->delivered > n0 ? (relay_cpu(rp) - c0) / (double)(f->delivered - n0) * 1e6 : 0;
+    drv_spin_for(f->d, seconds);
+    l->cpu_us = f->delivered > n0 ? (relay_cpu(rp) - c0) / (double)(f->delivered - n0) * 1e6 : 0;
     f->recording = 0;
     event_del(tick);
     drain(f);
@@ -451,10 +534,10 @@ static int run_latency(struct fwd *f, const struct relay_proc *rp, double second
         goto out;
     }
     qsort(f->samples, f->nsamples, sizeof(*f->samples), cmp_u64);
-    *p50 = (double)f->samples[f->nsamples / 2] / 1e3;
-    *p99 = (double)f->samples[f->nsamples * 99 / 100] / 1e3;
-    printf("\n  latency: %zu samples at %.0f msgs/s (%.0f sent/s)\n", f->nsamples, LAT_RATE,
-           (double)f->nsamples / seconds);
+    l->samples = f->nsamples;
+    l->p50 = (double)f->samples[f->nsamples / 2] / 1e3;
+    l->p90 = (double)f->samples[f->nsamples * 90 / 100] / 1e3;
+    l->p99 = (double)f->samples[f->nsamples * 99 / 100] / 1e3;
     rc = 0;
 out:
     if (tick != NULL) {

@@ -72,6 +72,7 @@ struct relay_config {
     unsigned long max_unauth;        /* connections still registering, in all */
     unsigned long max_unauth_source; /* ... and from one source address */
     unsigned long reg_rate;          /* REG_HELLOs per second per source; 0: unlimited */
+    unsigned long busy_poll_us;      /* poll this long after the last input before sleeping */
     int no_listen;                   /* tests: no listener, connections come from relay_adopt() */
 };
 
@@ -183,8 +184,9 @@ void sources_free(struct src_table *t);
 struct src_entry *sources_get(struct src_table *t, const struct sockaddr *sa, uint64_t now_ms);
 /* 1 and one token taken if the source may start a registration now, else 0. */
 int sources_take(struct src_table *t, struct src_entry *e, uint64_t now_ms);
-/* Milliseconds on the monotonic clock. */
+/* Milliseconds and microseconds on the monotonic clock. */
 uint64_t relay_now_ms(void);
+uint64_t relay_now_us(void);
 
 /* relay.c */
 /* Bind the listener and set everything up; 0 or -1 after an error line. */
@@ -205,6 +207,12 @@ SRM_MUST_USE int relay_adopt_registered(struct relay *r, evutil_socket_t fd, con
                                         struct srm_link **link);
 /* Connections at the moment: all, and those still registering (tests). */
 size_t relay_count(const struct relay *r, size_t *unauth);
+/*
+ * Run the event loop until relay_shutdown() or relay_stop() ends it; 0, or
+ * -1 if libevent failed.  With cfg.busy_poll_us, the loop polls for that
+ * long after the last input before it sleeps (--busy-poll).
+ */
+SRM_MUST_USE int relay_run(struct relay *r);
 /* BYE(SHUTDOWN) to every online client, then stop the loop after a short flush. */
 void relay_shutdown(struct relay *r);
 /* Stop the loop now, without waiting for output to drain (a second signal). */

@@ -195,6 +195,16 @@ int sources_take(struct src_table *t, struct src_entry *e, uint64_t now_ms)
     return 1;
 }
 
+uint64_t relay_now_us(void)
+{
+    struct timespec ts;
+
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
+        return 0;
+    }
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 uint64_t relay_now_ms(void)
 {
     struct timespec ts;
