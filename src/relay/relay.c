@@ -27,12 +27,15 @@
  * frames are opened in place (only the start of a frame the read cut is
  * copied aside until the rest arrives); the DELIVER plaintext is built in
  * one scratch buffer per relay and sealed straight into the recipient's
- * output buffer; every output buffer filled during a loop turn is written
- * with one sendmsg(2) at the end of that turn (flush_cb), however many
+ * output buffer (one flat buffer, taken from a small pool while there is
+ * something to send); every output buffer filled during a loop turn is
+ * written with one send(2) at the end of that turn (flush_cb), however many
  * frames it holds, and only a socket that is full is watched for writing.
+ * Registration replies and WELCOME leave at once instead (conn_flush_now).
  * (Not bufferevents: libevent 2.1 asks FIONREAD before every read, reads at
  * most 4096 bytes at a time, and adds and deletes the write event around
- * every write: three to five system calls per message where two do.)
+ * every write: three to five system calls per message where two do; nor
+ * evbuffers for output: a chain allocated and freed per frame.)
  */
 #include <errno.h>
 #include <netdb.h>
@@ -43,10 +46,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <time.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/util.h>
@@ -89,6 +90,8 @@ struct relay {
     struct conn *flush_head, *flush_tail;
     uint8_t *rbuf; /* RELAY_MAX_INBUF + RELAY_READ_MAX: one read, opened in place */
     size_t rbuf_cap;
+    uint8_t *opool[RELAY_OUT_POOL]; /* free output buffers of RELAY_OUT_MIN bytes */
+    size_t nopool;
     struct name_table names;
     struct conn *conns; /* every connection, for shutdown and the cap */
     size_t nconns;
@@ -128,6 +131,8 @@ static void flush_queue(struct conn *c);
 static void flush_unqueue(struct conn *c);
 static void conn_flush_now(struct conn *c);
 static int conn_queue_out(struct conn *c, const uint8_t *p, size_t n);
+static uint8_t *out_reserve(struct conn *c, size_t n);
+static void out_release(struct conn *c);
 static void timer_cb(evutil_socket_t fd, short what, void *arg);
 static void keepalive_tick(struct conn *c);
 static void keepalive_arm(struct conn *c, uint64_t now, uint64_t due);
@@ -351,9 +356,8 @@ static struct conn *conn_new(struct relay *r, evutil_socket_t fd, const struct s
     c->timer = evtimer_new(r->base, timer_cb, c);
     c->rev = event_new(r->base, fd, EV_READ | EV_PERSIST, read_cb, c);
     c->wev = event_new(r->base, fd, EV_WRITE | EV_PERSIST, write_cb, c);
-    c->out = evbuffer_new();
     rc = srm_reg_new_relay(r->key, users_lookup, &r->users, &c->reg);
-    if (c->timer == NULL || c->rev == NULL || c->wev == NULL || c->out == NULL || rc != 0) {
+    if (c->timer == NULL || c->rev == NULL || c->wev == NULL || rc != 0) {
         conn_lost(c, "out of memory");
         return NULL;
     }
@@ -932,9 +936,9 @@ static void send_simple(struct conn *c, uint8_t type, uint64_t token, uint8_t re
  */
 static void conn_send(struct conn *c, const uint8_t *pt, size_t n)
 {
-    struct evbuffer *out;
-    struct evbuffer_iovec v;
+    const size_t room = SRM_WIRE_FRAME_HDR + n + SRM_LINK_TAG_LEN;
     struct srm_buf b;
+    uint8_t *dst;
     char why[96];
     uint64_t seq;
     int rc;
@@ -942,14 +946,12 @@ static void conn_send(struct conn *c, const uint8_t *pt, size_t n)
     if (c->state != CONN_ONLINE) {
         return;
     }
-    out = c->out;
     seq = srm_link_dir_seq(c->link->tx);
-    if (evbuffer_reserve_space(out, (ev_ssize_t)(SRM_WIRE_FRAME_HDR + n + SRM_LINK_TAG_LEN), &v,
-                               1) < 1) {
+    if ((dst = out_reserve(c, room)) == NULL) {
         conn_lost(c, "out of memory");
         return;
     }
-    srm_buf_init_write(&b, v.iov_base, v.iov_len);
+    srm_buf_init_write(&b, dst, room);
     rc = srm_link_seal_frame(c->link, pt, n, &b);
     if (rc != 0) {
         srm_log_crypto_errors(c->name);
@@ -957,11 +959,7 @@ static void conn_send(struct conn *c, const uint8_t *pt, size_t n)
         conn_lost(c, why);
         return;
     }
-    v.iov_len = b.len;
-    if (evbuffer_commit_space(out, &v, 1) != 0) {
-        conn_lost(c, "cannot queue output");
-        return;
-    }
+    c->olen += b.len;
     flush_queue(c);
     srm_debug("%s: -> link seq %llu %s, %zu bytes", c->name, (unsigned long long)seq,
               srm_msg_type_name(pt[0]), n);
@@ -970,7 +968,7 @@ static void conn_send(struct conn *c, const uint8_t *pt, size_t n)
      * relay's memory grow.  It is dropped; what it had not acknowledged end
      * to end its peers send again once it is back.
      */
-    if (evbuffer_get_length(out) > c->relay->cfg.max_output) {
+    if (c->olen > c->relay->cfg.max_output) {
         snprintf(why, sizeof(why), "slow reader: over %lu bytes waiting to be sent (--max-output)",
                  c->relay->cfg.max_output);
         conn_lost(c, why);
@@ -1124,7 +1122,7 @@ static void conn_finish(struct conn *c, const char *reason)
     }
     conn_mark_dead(c, reason);
     event_del(c->rev);
-    if (evbuffer_get_length(c->out) == 0) {
+    if (c->olen == 0) {
         conn_reap(c);
     } else {
         /* conn_flush reaps it once its output is out; timer_cb after RELAY_DRAIN_SECONDS. */
@@ -1140,11 +1138,67 @@ static void conn_finish(struct conn *c, const char *reason)
 /* Registration replies: plain frames, queued as they are. */
 static int conn_queue_out(struct conn *c, const uint8_t *p, size_t n)
 {
-    if (evbuffer_add(c->out, p, n) != 0) {
+    uint8_t *dst = out_reserve(c, n);
+
+    if (dst == NULL) {
         return -1;
     }
+    memcpy(dst, p, n);
+    c->olen += n;
     flush_queue(c);
     return 0;
+}
+
+/*
+ * Room for n more bytes behind c's output, or NULL if out of memory.  The
+ * buffer comes from the relay's pool when c has none; what was written
+ * already is moved out of the way before the buffer grows.  n is at most one
+ * frame and olen at most --max-output plus one frame (conn_send drops the
+ * connection past it), so the sizes cannot overflow.
+ */
+static uint8_t *out_reserve(struct conn *c, size_t n)
+{
+    struct relay *r = c->relay;
+    size_t cap;
+    uint8_t *p;
+
+    if (c->obuf == NULL) {
+        c->ooff = c->olen = 0;
+        if (r->nopool > 0 && n <= RELAY_OUT_MIN) {
+            c->obuf = r->opool[--r->nopool];
+            c->ocap = RELAY_OUT_MIN;
+        } else {
+            c->ocap = 0;
+        }
+    }
+    if (c->ooff > 0 && c->ocap - c->ooff - c->olen < n) {
+        memmove(c->obuf, c->obuf + c->ooff, c->olen);
+        c->ooff = 0;
+    }
+    if (c->ocap - c->olen < n) {
+        for (cap = c->ocap > 0 ? c->ocap : RELAY_OUT_MIN; cap - c->olen < n; cap *= 2) {
+        }
+        if ((p = realloc(c->obuf, cap)) == NULL) {
+            return NULL;
+        }
+        c->obuf = p;
+        c->ocap = cap;
+    }
+    return c->obuf + c->ooff + c->olen;
+}
+
+/* c's output is all written (or dropped): its buffer goes back to the pool, or is freed. */
+static void out_release(struct conn *c)
+{
+    struct relay *r = c->relay;
+
+    if (c->obuf != NULL && c->ocap == RELAY_OUT_MIN && r->nopool < RELAY_OUT_POOL) {
+        r->opool[r->nopool++] = c->obuf;
+    } else {
+        free(c->obuf);
+    }
+    c->obuf = NULL;
+    c->ooff = c->olen = c->ocap = 0;
 }
 
 /*
@@ -1225,39 +1279,21 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Write c's output, RELAY_WRITE_IOV chains per sendmsg(2), for as long as
- * the socket takes all of it; what it does not take waits for write_cb
- * (the write event is watched only then).  A closing connection is reaped
- * once its output is out, or when the socket fails.
+ * Write c's output with send(2) for as long as the socket takes all of it;
+ * what it does not take waits for write_cb (the write event is watched only
+ * then).  A closing connection is reaped once its output is out, or when
+ * the socket fails.
  */
 static void conn_flush(struct conn *c)
 {
-    struct evbuffer_iovec v[RELAY_WRITE_IOV];
-    struct iovec iov[RELAY_WRITE_IOV];
-    struct msghdr mh;
-    size_t total;
     ssize_t n;
-    int i, nv;
     char why[96];
 
     if (c->reaping) {
         return;
     }
-    while (evbuffer_get_length(c->out) > 0) {
-        nv = evbuffer_peek(c->out, -1, NULL, v, RELAY_WRITE_IOV);
-        if (nv > RELAY_WRITE_IOV) {
-            nv = RELAY_WRITE_IOV;
-        }
-        total = 0;
-        for (i = 0; i < nv; i++) {
-            iov[i].iov_base = v[i].iov_base;
-            iov[i].iov_len = v[i].iov_len;
-            total += v[i].iov_len;
-        }
-        memset(&mh, 0, sizeof(mh));
-        mh.msg_iov = iov;
-        mh.msg_iovlen = (size_t)nv;
-        n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (c->olen > 0) {
+        n = send(c->fd, c->obuf + c->ooff, c->olen, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -1271,12 +1307,11 @@ static void conn_flush(struct conn *c)
             }
             return;
         }
-        if (n > 0 && evbuffer_drain(c->out, (size_t)n) != 0) {
-            conn_lost(c, "cannot drain the output buffer");
-            conn_reap(c);
-            return;
+        if (n > 0) {
+            c->ooff += (size_t)n;
+            c->olen -= (size_t)n;
         }
-        if (n < 0 || (size_t)n < total) {
+        if (c->olen > 0) {
             /* The socket is full: go on when it has room. */
             if (!c->wpending) {
                 if (event_add(c->wev, NULL) != 0) {
@@ -1289,6 +1324,7 @@ static void conn_flush(struct conn *c)
             return;
         }
     }
+    out_release(c);
     if (c->wpending) {
         event_del(c->wev);
         c->wpending = 0;
@@ -1367,9 +1403,7 @@ static void conn_free(struct conn *c)
     if (c->wev != NULL) {
         event_free(c->wev);
     }
-    if (c->out != NULL) {
-        evbuffer_free(c->out);
-    }
+    out_release(c);
     free(c->part);
     evutil_closesocket(c->fd);
     if (c->timer != NULL) {
@@ -1515,6 +1549,9 @@ void relay_free(struct relay *r)
         event_free(r->flush_ev);
     }
     free(r->rbuf);
+    while (r->nopool > 0) {
+        free(r->opool[--r->nopool]);
+    }
     if (r->stop_timer != NULL) {
         event_free(r->stop_timer);
     }

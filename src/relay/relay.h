@@ -47,8 +47,14 @@
  * one read buffer holds an unfinished frame carried over plus this.
  */
 #define RELAY_READ_MAX 131072u
-/* iovecs handed to one sendmsg(2) (IOV_MAX is 1024; libevent's chains are >= 512 bytes). */
-#define RELAY_WRITE_IOV 64
+/*
+ * Output buffers: a connection's is taken when it has something to send
+ * and given back once written, so an idle connection holds none.  They
+ * start at RELAY_OUT_MIN bytes (16 DELIVERs of 256 B fit) and double as
+ * needed; up to RELAY_OUT_POOL of that size are kept for reuse.
+ */
+#define RELAY_OUT_MIN  8192u
+#define RELAY_OUT_POOL 64u
 /* At most one "refused connection" info line per this many ms (the rest go to --debug). */
 #define RELAY_REFUSE_LOG_MS 1000u
 /* How long a closing connection may take to drain its last message. */
@@ -105,7 +111,6 @@ enum conn_state {
 struct relay;
 struct srm_reg;
 struct srm_link;
-struct evbuffer;
 struct sockaddr;
 
 struct conn {
@@ -113,7 +118,8 @@ struct conn {
     evutil_socket_t fd;
     struct event *rev; /* readable: persistent, off while draining */
     struct event *wev; /* writable: added only while the socket is full */
-    struct evbuffer *out;
+    uint8_t *obuf;     /* output not yet written: obuf[ooff, ooff + olen); NULL when empty */
+    size_t ooff, olen, ocap;
     uint8_t *part; /* the start of a frame the last read cut, kept for the next */
     size_t part_len;
     int wpending; /* wev is added */
