@@ -31,6 +31,7 @@ static int parse_payload(struct srm_buf *b, struct srm_msg *m);
 static int parse_body(struct srm_buf *b, struct srm_msg *m);
 static int name_size(const char *s, size_t *n);
 static int begin(struct srm_buf *b, size_t need);
+static int put_checked_name(struct srm_buf *b, const char *s, size_t sz);
 
 /* A short read inside a whole message means the message is malformed. */
 static int map_read_err(int r)
@@ -189,6 +190,12 @@ static int name_size(const char *s, size_t *n)
     return 0;
 }
 
+/* A name name_size() has already checked and measured (sz = 1 + length): written as string8. */
+static int put_checked_name(struct srm_buf *b, const char *s, size_t sz)
+{
+    return srm_buf_put_string8(b, s, sz - 1u);
+}
+
 /* All-or-nothing: refuse before writing a byte if need does not fit. */
 static int begin(struct srm_buf *b, size_t need)
 {
@@ -262,7 +269,7 @@ int srm_msg_put_send(struct srm_buf *b, const char *to, uint32_t ref, const uint
     if ((r = name_size(to, &sz)) != 0 || (r = begin(b, 1u + sz + 4u + n)) != 0) {
         return r;
     }
-    if ((r = srm_buf_put_u8(b, SRM_MSG_SEND)) != 0 || (r = srm_buf_put_name(b, to)) != 0 ||
+    if ((r = srm_buf_put_u8(b, SRM_MSG_SEND)) != 0 || (r = put_checked_name(b, to, sz)) != 0 ||
         (r = srm_buf_put_u32(b, ref)) != 0 || (r = srm_buf_put_bytes(b, payload, n)) != 0) {
         b->len = save;
     }
@@ -283,7 +290,7 @@ int srm_msg_put_deliver(struct srm_buf *b, const char *from, const uint8_t *payl
     if ((r = name_size(from, &sz)) != 0 || (r = begin(b, 1u + sz + n)) != 0) {
         return r;
     }
-    if ((r = srm_buf_put_u8(b, SRM_MSG_DELIVER)) != 0 || (r = srm_buf_put_name(b, from)) != 0 ||
+    if ((r = srm_buf_put_u8(b, SRM_MSG_DELIVER)) != 0 || (r = put_checked_name(b, from, sz)) != 0 ||
         (r = srm_buf_put_bytes(b, payload, n)) != 0) {
         b->len = save;
     }
@@ -301,8 +308,9 @@ int srm_msg_put_undeliverable(struct srm_buf *b, const char *to, uint32_t ref, u
     if ((r = name_size(to, &sz)) != 0 || (r = begin(b, 1u + sz + 4u + 1u)) != 0) {
         return r;
     }
-    if ((r = srm_buf_put_u8(b, SRM_MSG_UNDELIVERABLE)) != 0 || (r = srm_buf_put_name(b, to)) != 0 ||
-        (r = srm_buf_put_u32(b, ref)) != 0 || (r = srm_buf_put_u8(b, reason)) != 0) {
+    if ((r = srm_buf_put_u8(b, SRM_MSG_UNDELIVERABLE)) != 0 ||
+        (r = put_checked_name(b, to, sz)) != 0 || (r = srm_buf_put_u32(b, ref)) != 0 ||
+        (r = srm_buf_put_u8(b, reason)) != 0) {
         b->len = save;
     }
     return r;
@@ -324,8 +332,8 @@ int srm_msg_put_presence(struct srm_buf *b, const char *name, uint8_t status)
     if ((r = name_size(name, &sz)) != 0 || (r = begin(b, 1u + sz + 1u)) != 0) {
         return r;
     }
-    if ((r = srm_buf_put_u8(b, SRM_MSG_PRESENCE)) != 0 || (r = srm_buf_put_name(b, name)) != 0 ||
-        (r = srm_buf_put_u8(b, status)) != 0) {
+    if ((r = srm_buf_put_u8(b, SRM_MSG_PRESENCE)) != 0 ||
+        (r = put_checked_name(b, name, sz)) != 0 || (r = srm_buf_put_u8(b, status)) != 0) {
         b->len = save;
     }
     return r;
