@@ -31,7 +31,8 @@
 
 /*
  * The expanded key: 15 AES-256 round keys and H^1..H^4 (GHASH's key and its
- * powers, for four blocks per reduction).  Plain bytes, so it can live
+ * powers, for four blocks per reduction, in gcm.c's own representation:
+ * byte-reversed and premultiplied by x^-1).  Plain bytes, so it can live
  * anywhere; wipe it with srm_gcm_wipe().
  */
 struct srm_gcm {
