@@ -45,7 +45,7 @@ def main():
         # Without the CA the server's certificate does not verify: the node
         # never joins; it stops with exit status 1 and one clear error line.
         env.ca, ca = None, env.ca
-        bad = env.start_node(2)
+        bad = env.start_node(2, wait=False)
         rc = bad.wait_exit()
         check(rc == 1, "a node that cannot verify NATS exited %d, want 1" % rc)
         check(any(l.startswith("error: ") and "NATS" in l for l in bad.err),
