@@ -88,6 +88,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"max-unauth-source", required_argument, NULL, 'U'},
         {"reg-rate", required_argument, NULL, 'r'},
         {"busy-poll", required_argument, NULL, 'B'},
+        {"batch-wait", required_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -106,6 +107,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     o->cfg.max_unauth = RELAY_DEFAULT_MAX_UNAUTH;
     o->cfg.max_unauth_source = RELAY_DEFAULT_MAX_UNAUTH_SOURCE;
     o->cfg.reg_rate = RELAY_DEFAULT_REG_RATE;
+    o->cfg.batch_wait_us = RELAY_DEFAULT_BATCH_WAIT;
     opterr = 0; /* our own one-line messages */
     while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (ch) {
@@ -202,6 +204,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case 'B':
             if (srm_net_parse_uint(optarg, 0, 1000000, &o->cfg.busy_poll_us) != 0) {
                 srm_error("--busy-poll '%s': give microseconds from 0 (off) to 1000000", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'W':
+            if (srm_net_parse_uint(optarg, 0, 1000, &o->cfg.batch_wait_us) != 0) {
+                srm_error("--batch-wait '%s': give microseconds from 0 (off) to 1000", optarg);
                 return EXIT_USAGE;
             }
             break;
@@ -330,6 +338,9 @@ static void usage(FILE *out)
             "                       (default %lu)\n"
             "  --busy-poll USECS    after input, poll this long before sleeping: lower\n"
             "                       latency at moderate load for CPU time (default 0: off)\n"
+            "  --batch-wait USECS   under load, pause this long after reading, so later\n"
+            "                       reads and writes carry more frames (default %lu;\n"
+            "                       0: off; not with --busy-poll)\n"
             "  --debug              protocol log to standard error (never keys or text)\n"
             "  --help               show this help and exit\n"
             "  --version            show the version and exit\n"
@@ -338,7 +349,8 @@ static void usage(FILE *out)
             "Make keys with scripts/keygen.sh relay NAME...\n",
             RELAY_DEFAULT_LISTEN, RELAY_DEFAULT_KEYS, RELAY_DEFAULT_MAX_CONNS,
             RELAY_DEFAULT_REG_TIMEOUT, RELAY_DEFAULT_KEEPALIVE, (unsigned)SRM_WIRE_MAX_OUTBUF,
-            RELAY_DEFAULT_MAX_UNAUTH, RELAY_DEFAULT_MAX_UNAUTH_SOURCE, RELAY_DEFAULT_REG_RATE);
+            RELAY_DEFAULT_MAX_UNAUTH, RELAY_DEFAULT_MAX_UNAUTH_SOURCE, RELAY_DEFAULT_REG_RATE,
+            RELAY_DEFAULT_BATCH_WAIT);
 }
 
 /* DIR/relay.key, with one clear line (and what to do) for each way it can fail. */

@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -131,6 +132,7 @@ static void flush_queue(struct conn *c);
 static void flush_unqueue(struct conn *c);
 static void conn_flush_now(struct conn *c);
 static int conn_queue_out(struct conn *c, const uint8_t *p, size_t n);
+static int run_batching(struct relay *r);
 static uint8_t *out_reserve(struct conn *c, size_t n);
 static void out_release(struct conn *c);
 static void timer_cb(evutil_socket_t fd, short what, void *arg);
@@ -1465,6 +1467,54 @@ int relay_adopt_registered(struct relay *r, evutil_socket_t fd, const char *name
 }
 
 /*
+ * --batch-wait (on by default, 50 us): under load, pause briefly after a
+ * loop turn that read something, so that the next turn finds more frames on
+ * each socket.  Per forwarded batch the relay pays a recv(2) (which on
+ * loopback also sends the ACK and runs the sender's TCP for it) and a
+ * send(2) (which runs the receiver's TCP); a relay that comes back to each
+ * socket as soon as it can pays them for one or two frames at a time when
+ * clients write one message per system call, and spends most of its time in
+ * the kernel (docs/BENCHMARKS.md 3c: 6.7 against 3.9 us per message).  The
+ * pause is only taken while input arrives at RELAY_BATCH_READS_PER_MS reads
+ * a millisecond or more, so a lightly used relay answers at once; the frames
+ * read in a turn are written at the end of that turn, before the pause, so
+ * it delays only input that arrives during it, by at most batch_wait_us
+ * (the timer slack is set to 1 us for that).  A pause is a sleep: it costs
+ * one nanosleep(2), no CPU.
+ */
+static int run_batching(struct relay *r)
+{
+    const struct timespec pause = {0, (long)r->cfg.batch_wait_us * 1000L};
+    uint64_t seen, win_start = relay_now_us(), win_reads = r->reads, now;
+    int loaded = 0, was;
+
+    (void)prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
+    while (!event_base_got_exit(r->base) && !event_base_got_break(r->base)) {
+        seen = r->reads;
+        if (event_base_loop(r->base, EVLOOP_ONCE) < 0) {
+            return -1;
+        }
+        now = relay_now_us();
+        if (now - win_start >= 1000u) {
+            was = loaded;
+            loaded = (r->reads - win_reads) * 1000u >=
+                     (uint64_t)RELAY_BATCH_READS_PER_MS * (now - win_start);
+            if (loaded != was) {
+                srm_debug("input at %llu reads in %llu us: batching %s",
+                          (unsigned long long)(r->reads - win_reads),
+                          (unsigned long long)(now - win_start), loaded ? "on" : "off");
+            }
+            win_start = now;
+            win_reads = r->reads;
+        }
+        if (loaded && r->reads != seen) {
+            (void)nanosleep(&pause, NULL);
+        }
+    }
+    return 0;
+}
+
+/*
  * --busy-poll: after input, keep polling (epoll_wait with no timeout, timers
  * and all) until busy_poll_us have passed without any, and only then sleep.
  * Sleeping costs each message a wake-up of an idle CPU, which on a VM is
@@ -1476,8 +1526,11 @@ int relay_run(struct relay *r)
 {
     uint64_t last, seen;
 
-    if (r->cfg.busy_poll_us == 0) {
+    if (r->cfg.busy_poll_us == 0 && r->cfg.batch_wait_us == 0) {
         return event_base_dispatch(r->base) < 0 ? -1 : 0;
+    }
+    if (r->cfg.busy_poll_us == 0) {
+        return run_batching(r);
     }
     while (!event_base_got_exit(r->base) && !event_base_got_break(r->base)) {
         if (event_base_loop(r->base, EVLOOP_ONCE) < 0) {

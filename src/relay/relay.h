@@ -55,6 +55,13 @@
  */
 #define RELAY_OUT_MIN  8192u
 #define RELAY_OUT_POOL 64u
+/*
+ * --batch-wait: the pause after a loop turn that read something, and the
+ * input rate (reads per millisecond, over the last millisecond or more)
+ * from which the relay counts as loaded and pauses at all.
+ */
+#define RELAY_DEFAULT_BATCH_WAIT 50ul
+#define RELAY_BATCH_READS_PER_MS 20u
 /* At most one "refused connection" info line per this many ms (the rest go to --debug). */
 #define RELAY_REFUSE_LOG_MS 1000u
 /* How long a closing connection may take to drain its last message. */
@@ -79,6 +86,7 @@ struct relay_config {
     unsigned long max_unauth_source; /* ... and from one source address */
     unsigned long reg_rate;          /* REG_HELLOs per second per source; 0: unlimited */
     unsigned long busy_poll_us;      /* poll this long after the last input before sleeping */
+    unsigned long batch_wait_us;     /* under load, pause this long after a loop turn with input */
     int no_listen;                   /* tests: no listener, connections come from relay_adopt() */
 };
 
