@@ -79,6 +79,7 @@ double relay_cpu(const struct relay_proc *rp);
 int proc_cpu(pid_t pid, double *user, double *sys);
 /* CPU seconds of pid from the scheduler's clock (exact); proc_cpu's sampled sum if that fails. */
 double pid_cpu(pid_t pid);
+void bench_child_setup(const char *logpath);
 /* VmRSS of the relay in KiB, from /proc/PID/status; -1 on error. */
 long relay_rss_kib(const struct relay_proc *rp);
 

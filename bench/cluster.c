@@ -332,9 +332,8 @@ static const char *find_nats(char *buf, size_t n)
 static int nats_start(const char *path, const char *keys_dir, struct relay_proc *np)
 {
     char port_arg[16], logpath[4200];
-    cpu_set_t set;
     double t0;
-    int fd, status;
+    int status;
 
     memset(np, 0, sizeof(*np));
     if (bench_pick_port(&np->port) != 0) {
@@ -350,15 +349,7 @@ static int nats_start(const char *path, const char *keys_dir, struct relay_proc 
         return -1;
     }
     if (np->pid == 0) {
-        CPU_ZERO(&set);
-        CPU_SET(0, &set);
-        (void)sched_setaffinity(0, sizeof(set), &set);
-        fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
+        bench_child_setup(logpath);
         execl(path, path, "-a", "127.0.0.1", "-p", port_arg, (char *)NULL);
         _exit(127);
     }

@@ -192,9 +192,8 @@ int relay_start_args(const struct opts *o, struct relay_proc *rp, const char *co
     const char *argv[48];
     char *prefix = NULL, *tok, *save = NULL;
     const char *env = getenv("SRM_BENCH_RELAY_PREFIX");
-    int argc = 0, fd, status, i;
+    int argc = 0, status, i;
     double t0;
-    cpu_set_t set;
 
     memset(rp, 0, sizeof(*rp));
     if (o->relay_path == NULL || o->keys_dir == NULL) {
@@ -262,15 +261,7 @@ int relay_start_args(const struct opts *o, struct relay_proc *rp, const char *co
         return -1;
     }
     if (rp->pid == 0) {
-        CPU_ZERO(&set);
-        CPU_SET(0, &set);
-        (void)sched_setaffinity(0, sizeof(set), &set);
-        fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
+        bench_child_setup(logpath);
         execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
@@ -308,6 +299,23 @@ void relay_stop(struct relay_proc *rp)
     kill(rp->pid, SIGKILL);
     waitpid(rp->pid, &status, 0);
     rp->pid = 0;
+}
+
+/* In a forked server (relay, nats-server): run on CPU 0, output to logpath. */
+void bench_child_setup(const char *logpath)
+{
+    cpu_set_t set;
+    int fd;
+
+    CPU_ZERO(&set);
+    CPU_SET(0, &set);
+    (void)sched_setaffinity(0, sizeof(set), &set);
+    fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(fd);
+    }
 }
 
 /*

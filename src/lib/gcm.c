@@ -359,26 +359,33 @@ GCM_INL __m128i ctr_block(__m128i j0_rev, uint32_t k)
  * each pass; the CPU overlaps that GHASH with the AES of the next pass, as
  * they depend on nothing in common.
  */
+/* One AES pass over nb (8 or 4, a constant where inlined) whole blocks: out = in ^ keystream. */
+GCM_INL void ctr_pass(const struct srm_gcm *g, __m128i *c, const uint8_t *in, uint8_t *out, int nb)
+{
+    const __m128i one = _mm_set_epi32(0, 0, 0, 1);
+    __m128i x[8];
+    int i;
+
+    for (i = 0; i < nb; i++) {
+        x[i] = bswap128(*c);
+        *c = _mm_add_epi32(*c, one);
+    }
+    aes_blocks(g, x, nb);
+    for (i = 0; i < nb; i++) {
+        x[i] = _mm_xor_si128(x[i],
+                             _mm_loadu_si128((const __m128i *)(const void *)(in + 16 * (size_t)i)));
+        _mm_storeu_si128((__m128i *)(void *)(out + 16 * (size_t)i), x[i]);
+    }
+}
+
 GCM_INL __m128i ctr_bulk(const struct srm_gcm *g, __m128i j0_rev, uint32_t k, const uint8_t *in,
                          size_t n, uint8_t *out, __m128i y, int mac)
 {
-    const __m128i one = _mm_set_epi32(0, 0, 0, 1);
-    __m128i c =
-        _mm_add_epi32(j0_rev, _mm_set_epi32(0, 0, 0, (int)k)); /* the next counter, reversed */
-    __m128i x[8];
-    size_t i;
+    /* the next counter, byte-reversed */
+    __m128i c = _mm_add_epi32(j0_rev, _mm_set_epi32(0, 0, 0, (int)k));
 
     while (n >= 128) {
-        for (i = 0; i < 8; i++) {
-            x[i] = bswap128(c);
-            c = _mm_add_epi32(c, one);
-        }
-        aes_blocks(g, x, 8);
-        for (i = 0; i < 8; i++) {
-            x[i] =
-                _mm_xor_si128(x[i], _mm_loadu_si128((const __m128i *)(const void *)(in + 16 * i)));
-            _mm_storeu_si128((__m128i *)(void *)(out + 16 * i), x[i]);
-        }
+        ctr_pass(g, &c, in, out, 8);
         if (mac) {
             y = ghash_bytes(g, y, out, 128);
         }
@@ -387,16 +394,7 @@ GCM_INL __m128i ctr_bulk(const struct srm_gcm *g, __m128i j0_rev, uint32_t k, co
         n -= 128;
     }
     if (n >= 64) {
-        for (i = 0; i < 4; i++) {
-            x[i] = bswap128(c);
-            c = _mm_add_epi32(c, one);
-        }
-        aes_blocks(g, x, 4);
-        for (i = 0; i < 4; i++) {
-            x[i] =
-                _mm_xor_si128(x[i], _mm_loadu_si128((const __m128i *)(const void *)(in + 16 * i)));
-            _mm_storeu_si128((__m128i *)(void *)(out + 16 * i), x[i]);
-        }
+        ctr_pass(g, &c, in, out, 4);
         if (mac) {
             y = ghash_bytes(g, y, out, 64);
         }
@@ -432,9 +430,9 @@ GCM_INL void ctr_tail(const struct srm_gcm *g, __m128i j0_rev, uint32_t k, const
     }
     for (i = 0; i < 4; i++) { /* unrolled: x[] stays in registers */
         if (i < f) {
-            x[i] =
-                _mm_xor_si128(x[i], _mm_loadu_si128((const __m128i *)(const void *)(in + 16 * i)));
-            _mm_storeu_si128((__m128i *)(void *)(out + 16 * i), x[i]);
+            x[i] = _mm_xor_si128(
+                x[i], _mm_loadu_si128((const __m128i *)(const void *)(in + 16 * (size_t)i)));
+            _mm_storeu_si128((__m128i *)(void *)(out + 16 * (size_t)i), x[i]);
         } else if (i == f && r != 0) {
             store_partial(out + 16 * i, _mm_xor_si128(x[i], load_partial(in + 16 * i, r)), r);
         }
